@@ -1,0 +1,79 @@
+/**
+ * Turns message bytes into the SMTP DATA stream (RFC 5321 4.5.2 transparency).
+ *
+ * In: the message in chunks of any size. The spool promises CRLF-canonical bytes, but
+ * this does not trust it: a bare CR or bare LF becomes CRLF, so the stream never holds
+ * a stray CR or LF a receiver could read as a line end (or an end-of-data) differently.
+ * Every line starting with "." gets one more ".". Works across chunk boundaries (a CR
+ * at the end of one chunk waits for the next byte).
+ *
+ * Out: `push` returns the bytes to write now; `end` returns the rest including the
+ * terminator: a CRLF first when the body did not end with one, then ".\r\n". An empty
+ * body gives just ".\r\n" (after the 354 the client is at the start of a line).
+ *
+ * Never fails; output is at most twice the input plus 5 bytes. Input is the message
+ * we deliver (semi-trusted: it came from a client, through our ingress).
+ */
+
+const CR = 0x0d;
+const LF = 0x0a;
+const DOT = 0x2e;
+
+export class DotStuffer {
+  /** True when the next byte starts a line (also at the very start). */
+  #lineStart = true;
+  /** The previous chunk ended in a CR whose partner (LF or not) is still unknown. */
+  #pendingCr = false;
+  #ended = false;
+
+  /** Transforms one chunk; the returned buffer is new (the input is not kept). */
+  push(chunk: Uint8Array): Buffer {
+    if (this.#ended) throw new Error('DotStuffer: push after end');
+    const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
+    let n = 0;
+    let i = 0;
+    if (this.#pendingCr && chunk.length > 0) {
+      this.#pendingCr = false;
+      out[n++] = CR;
+      out[n++] = LF;
+      this.#lineStart = true;
+      if (chunk[0] === LF) i = 1; // the CRLF was merely split across chunks
+    }
+    for (; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (byte === CR) {
+        if (i + 1 === chunk.length) {
+          this.#pendingCr = true;
+          break;
+        }
+        if (chunk[i + 1] === LF) i++;
+        out[n++] = CR;
+        out[n++] = LF;
+        this.#lineStart = true;
+      } else if (byte === LF) {
+        out[n++] = CR;
+        out[n++] = LF;
+        this.#lineStart = true;
+      } else {
+        if (this.#lineStart && byte === DOT) out[n++] = DOT;
+        out[n++] = byte;
+        this.#lineStart = false;
+      }
+    }
+    return out.subarray(0, n);
+  }
+
+  /** Final bytes: a pending line end, a CRLF if the last line was unterminated, then ".\r\n". */
+  end(): Buffer {
+    if (this.#ended) throw new Error('DotStuffer: end called twice');
+    this.#ended = true;
+    if (this.#pendingCr || !this.#lineStart) return Buffer.from('\r\n.\r\n', 'latin1');
+    return Buffer.from('.\r\n', 'latin1');
+  }
+}
+
+/** Convenience for whole buffers: the complete DATA stream for `body`. */
+export function dotStuff(body: Uint8Array): Buffer {
+  const stuffer = new DotStuffer();
+  return Buffer.concat([stuffer.push(body), stuffer.end()]);
+}
