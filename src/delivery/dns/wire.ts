@@ -10,7 +10,7 @@
  * compression, and throws RangeError on values that cannot be encoded (our bugs).
  */
 import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip.ts';
-import { lowerName, nameToLabels, readName, WireError } from './wire-name.ts';
+import { nameToLabels, readName, WireError } from './wire-name.ts';
 
 export const RR_TYPE = {
   A: 1,
@@ -299,10 +299,10 @@ class Writer {
     const labels = nameToLabels(name);
     if (labels === undefined) throw new RangeError(`not an encodable DNS name: ${JSON.stringify(name)}`);
     for (let i = 0; i < labels.length; i++) {
-      // Length-prefixed so that no label content can make two suffixes collide.
+      // Exact bytes (case kept, so names decode as given), length-prefixed so no suffixes collide.
       const key = labels
         .slice(i)
-        .map((label) => `${label.length}:${lowerName(Buffer.from(label).toString('latin1'))}`)
+        .map((label) => `${label.length}:${Buffer.from(label).toString('latin1')}`)
         .join('');
       const known = this.#names.get(key);
       if (compress && known !== undefined) {
@@ -361,7 +361,8 @@ function writeRdata(w: Writer, record: DnsRecordData): void {
   }
 }
 
-function recordTypeCode(record: DnsRecordData): number {
+/** The numeric type of a record (its RR_TYPE code, or the code kept for unknown types). */
+export function recordTypeCode(record: DnsRecordData): number {
   return record.type === 'UNKNOWN' ? record.code : RR_TYPE[record.type];
 }
 
