@@ -1,0 +1,48 @@
+/**
+ * Default settings: what mxpress does when nothing says otherwise.
+ *
+ * Plain data, in the final units (ms, bytes). The host name and data directory
+ * depend on the machine and the working directory, so build.ts fills those in.
+ */
+import type { DeliveryConfig, DnsConfig, HttpConfig, SmtpLimits } from './types.ts';
+
+const MB = 1024 * 1024;
+const MIN = 60_000;
+const HOUR = 60 * MIN;
+
+export const DEFAULT_DATA_DIR = './data';
+
+export const DEFAULT_LISTENER = {
+  address: '127.0.0.1',
+  port: 2525,
+  tls: 'starttls',
+  deliveryMode: 'async',
+  syncBudgetMs: 30_000,
+  requireAuth: false,
+} as const;
+
+export const DEFAULT_LIMITS: SmtpLimits = {
+  maxMessageSize: 50 * MB,
+  maxRecipients: 1000,
+  maxCommandLength: 2048,
+  maxLineLength: 998,
+  maxHeaderBytes: 1 * MB,
+  maxConnections: 2000,
+  maxConnectionsPerClient: 50,
+  idleTimeoutMs: 5 * MIN,
+  sessionTimeoutMs: 30 * MIN,
+  maxErrors: 10,
+  maxMessagesPerConnection: 1000,
+  minFreeBytes: 64 * MB,
+};
+
+export const DEFAULT_LINE_ENDINGS = 'reject';
+export const DEFAULT_TRUSTED_NETWORKS: readonly string[] = ['127.0.0.0/8', '::1/128'];
+export const DEFAULT_HTTP: HttpConfig = { address: '127.0.0.1', port: 8025, tokens: [] };
+export const DEFAULT_DNS: DnsConfig = { servers: [], timeoutMs: 5000 };
+export const DEFAULT_DELIVERY: DeliveryConfig = {
+  mxPort: 25,
+  retryIntervalsMs: [5 * MIN, 10 * MIN, 30 * MIN, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR],
+  maxQueueTimeMs: 5 * 24 * HOUR,
+};
+export const DEFAULT_LOG_LEVEL = 'info';

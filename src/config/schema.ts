@@ -1,0 +1,202 @@
+/**
+ * The config file's schema: what keys the YAML may hold and how each value reads.
+ *
+ * `parseFileLayer(data, origin)` validates the parsed YAML document (untrusted in
+ * shape: any mapping, list or scalar) against strict zod objects, so an unknown key
+ * is an error naming it, with a suggestion for near misses. Scalars go through the
+ * parsers in fields.ts/units.ts; durations come out in ms and sizes in bytes, under
+ * the user-facing key names (`idleTimeout`, `syncBudget`, ...). Every key is
+ * optional here; defaults and cross-field rules are applied in build.ts. Throws
+ * `ConfigError` listing every problem with its key path.
+ */
+import * as z from 'zod';
+import { ConfigError, type ConfigIssue, describeValue, FieldProblem, suggest } from './errors.ts';
+import {
+  LOG_LEVELS,
+  parseBoolean,
+  parseCidrText,
+  parseCount,
+  parseDnsServer,
+  parseHashField,
+  parseHostname,
+  parseIpLiteral,
+  parseOneOf,
+  parsePath,
+  parsePort,
+  parseToken,
+  parseUsername,
+} from './fields.ts';
+import { parseDuration, parseSize } from './units.ts';
+
+const DAY = 86_400_000;
+
+/** Wraps a FieldProblem-throwing parser as a zod schema that reports the problem at its path. */
+function field<T>(parse: (value: unknown) => T) {
+  return z.unknown().transform((value, ctx): T => {
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'is required' });
+      return z.NEVER;
+    }
+    try {
+      return parse(value);
+    } catch (error) {
+      if (!(error instanceof FieldProblem)) throw error;
+      ctx.addIssue({ code: 'custom', message: error.message });
+      return z.NEVER;
+    }
+  });
+}
+
+const opt = <T>(parse: (value: unknown) => T) => field(parse).optional();
+const list = <S extends z.ZodType>(item: S, max: number) => z.array(item).max(max).optional();
+
+const duration = (max: number) => opt((v) => parseDuration(v, { max }));
+const size = opt((v) => parseSize(v));
+const count = opt((v) => parseCount(v));
+
+export const LISTENER_TLS = ['starttls', 'implicit', 'none'] as const;
+export const DELIVERY_MODES = ['async', 'sync'] as const;
+
+const listenerShape = {
+  name: opt((v) => {
+    if (typeof v === 'string' && v.length >= 1 && v.length <= 100 && !/[\s\p{Cc}]/u.test(v)) return v;
+    throw new FieldProblem(`expected a name without spaces (1-100 characters), got ${describeValue(v)}`);
+  }),
+  address: field(parseIpLiteral),
+  port: field((v) => parsePort(v, true)),
+  tls: opt(parseOneOf(LISTENER_TLS)),
+  deliveryMode: opt(parseOneOf(DELIVERY_MODES)),
+  syncBudget: duration(DAY),
+  requireAuth: opt(parseBoolean),
+};
+
+const limitsShape = {
+  maxMessageSize: size,
+  maxRecipients: count,
+  maxCommandLength: count,
+  maxLineLength: count,
+  maxHeaderBytes: size,
+  maxConnections: count,
+  maxConnectionsPerClient: count,
+  idleTimeout: duration(DAY),
+  sessionTimeout: duration(DAY),
+  maxErrors: count,
+  maxMessagesPerConnection: count,
+  minFreeBytes: opt((v) => parseSize(v, { min: 0 })),
+};
+
+const tlsShape = { cert: opt(parsePath), key: opt(parsePath) };
+const userShape = { username: field(parseUsername), passwordHash: field(parseHashField) };
+
+const smtpShape = {
+  listeners: list(z.strictObject(listenerShape), 64),
+  limits: z.strictObject(limitsShape).optional(),
+  lineEndings: opt(parseOneOf(['reject', 'normalize'] as const)),
+  tls: z.strictObject(tlsShape).optional(),
+  users: list(z.strictObject(userShape), 10_000),
+  trustedNetworks: list(field(parseCidrText), 1000),
+};
+
+const httpShape = {
+  address: opt(parseIpLiteral),
+  port: opt((v) => parsePort(v, true)),
+  tokens: list(field(parseToken), 1000),
+};
+const dnsShape = { servers: list(field(parseDnsServer), 16), timeout: duration(60_000 * 10) };
+const deliveryShape = {
+  mxPort: opt((v) => parsePort(v)),
+  retryIntervals: z
+    .array(field((v) => parseDuration(v, { max: 30 * DAY })))
+    .min(1)
+    .max(100)
+    .optional(),
+  maxQueueTime: duration(365 * DAY),
+};
+const logShape = { level: opt(parseOneOf(LOG_LEVELS)) };
+
+const rootShape = {
+  hostname: opt(parseHostname),
+  dataDir: opt(parsePath),
+  smtp: z.strictObject(smtpShape).optional(),
+  http: z.strictObject(httpShape).optional(),
+  dns: z.strictObject(dnsShape).optional(),
+  delivery: z.strictObject(deliveryShape).optional(),
+  log: z.strictObject(logShape).optional(),
+};
+
+const fileSchema = z.strictObject(rootShape);
+
+/** The config file's content, validated; every key optional, values converted. */
+export type FileLayer = z.output<typeof fileSchema>;
+export type FileListener = NonNullable<NonNullable<FileLayer['smtp']>['listeners']>[number];
+
+/** Known keys by object path (list indices written `[]`), for typo suggestions. */
+const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
+  '': Object.keys(rootShape),
+  smtp: Object.keys(smtpShape),
+  'smtp.listeners[]': Object.keys(listenerShape),
+  'smtp.limits': Object.keys(limitsShape),
+  'smtp.tls': Object.keys(tlsShape),
+  'smtp.users[]': Object.keys(userShape),
+  http: Object.keys(httpShape),
+  dns: Object.keys(dnsShape),
+  delivery: Object.keys(deliveryShape),
+  log: Object.keys(logShape),
+};
+
+/** `['smtp', 'listeners', 0, 'port']` -> `smtp.listeners[0].port`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function describeExpected(expected: string): string {
+  if (expected === 'object') return 'a mapping (key: value lines)';
+  if (expected === 'array') return 'a list';
+  return expected;
+}
+
+function toIssues(issues: readonly z.core.$ZodIssue[], origin: string): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const key = formatPath(issue.path);
+    switch (issue.code) {
+      case 'unrecognized_keys': {
+        const known = KNOWN_KEYS[key.replace(/\[\d+\]/g, '[]')] ?? [];
+        for (const name of issue.keys) {
+          const near = suggest(name, known);
+          const hint = near === undefined ? `known keys: ${known.join(', ')}` : `did you mean "${near}"?`;
+          out.push({ key: key === '' ? name : `${key}.${name}`, problem: `unknown key (${hint})`, origin });
+        }
+        break;
+      }
+      case 'invalid_type':
+        out.push({
+          key: key === '' ? '(document)' : key,
+          problem: `expected ${describeExpected(issue.expected)}, got ${describeValue(issue.input)}`,
+          origin,
+        });
+        break;
+      case 'too_big':
+        out.push({ key, problem: `at most ${String(issue.maximum)} entries are allowed`, origin });
+        break;
+      case 'too_small':
+        out.push({ key, problem: `at least ${String(issue.minimum)} entry is needed`, origin });
+        break;
+      default:
+        out.push({ key: key === '' ? '(document)' : key, problem: issue.message, origin });
+    }
+  }
+  return out;
+}
+
+/** Validates a parsed YAML document. `origin` (the file path) goes into error messages. */
+export function parseFileLayer(data: unknown, origin: string): FileLayer {
+  const result = fileSchema.safeParse(data ?? {}, { reportInput: true });
+  if (result.success) return result.data;
+  throw new ConfigError(toIssues(result.error.issues, origin));
+}
