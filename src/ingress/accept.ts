@@ -1,0 +1,147 @@
+/**
+ * The single commit path: validate -> add trace fields -> spool -> only then success.
+ *
+ * SMTP DATA/BDAT, HTTP injection and our own bounce reports all enter here. The
+ * caller gets a queue id only after the spool has synced the message, its
+ * recipients and its `received` event; any failure rejects with an MxError that
+ * the caller turns into a 4xx (nothing is stored, nothing was promised).
+ *
+ * In: envelope, origin, the message bytes (CRLF canonical, already size-checked).
+ * Out: the queue id. Adds `Received:` always and `Message-ID:`/`Date:` when the
+ * submitted header section lacks them. Header values come from UNTRUSTED input and
+ * are only ever copied after control characters were stripped.
+ */
+import type { EnvelopeInput, Origin } from '../contracts/envelope.ts';
+import type { EventSink, LifecycleEvent, ReceivedEvent } from '../contracts/events.ts';
+import type { NewMessage, Spool } from '../contracts/spool.ts';
+import { MxError, toMxError } from '../protocol/errors.ts';
+import { scanHeaders } from '../protocol/header-scan.ts';
+import { newQueueId } from '../runtime/ids.ts';
+
+export interface AcceptInput {
+  readonly envelope: EnvelopeInput;
+  readonly origin: Origin;
+  /** Message bytes as received, CRLF canonical; the chunks are not modified. */
+  readonly content: readonly Buffer[];
+  readonly tags?: Readonly<Record<string, string>>;
+}
+
+export interface AcceptedMessage {
+  readonly id: string;
+  readonly size: number;
+  readonly receivedAt: number;
+}
+
+export interface Acceptor {
+  accept(input: AcceptInput): Promise<AcceptedMessage>;
+}
+
+/** Called after a successful commit (the queue's fast path, metrics). Must not throw. */
+export type AcceptedListener = (message: AcceptedMessage, input: AcceptInput) => void;
+
+export interface AcceptorDeps {
+  readonly spool: Spool;
+  readonly hostname: string;
+  readonly events: EventSink;
+  /** When set, new recipients are leased to this owner at commit time (no poll before the first attempt). */
+  readonly claimFor?: { readonly owner: string; readonly leaseMs: number };
+  readonly now?: () => number;
+  readonly onAccepted?: AcceptedListener;
+}
+
+export function createAcceptor(deps: AcceptorDeps): Acceptor {
+  const now = deps.now ?? Date.now;
+  return {
+    async accept(input) {
+      if (input.envelope.recipients.length === 0) {
+        throw new MxError({
+          code: 'NO_RECIPIENTS',
+          smtpCode: 554,
+          enhancedCode: '5.5.1',
+          message: 'No valid recipients',
+        });
+      }
+      const receivedAt = now();
+      const id = newQueueId(receivedAt);
+      const head = input.content[0] ?? Buffer.alloc(0);
+      const scan = scanHeaders(
+        head.length >= 65536 || input.content.length === 1 ? head : Buffer.concat(input.content.slice(0, 16)),
+      );
+      const trace = traceFields(deps.hostname, id, receivedAt, input, scan.fields);
+      const body = Buffer.concat([Buffer.from(trace, 'utf8'), ...input.content]);
+      const headers: Record<string, string> = { ...scan.fields };
+      if (!headers['message-id']) headers['message-id'] = `<${id}@${deps.hostname}>`;
+      const message: NewMessage = {
+        id,
+        receivedAt,
+        envelope: input.envelope,
+        origin: input.origin,
+        body,
+        headers,
+        tags: input.tags ?? {},
+      };
+      const received: ReceivedEvent = {
+        type: 'received',
+        seq: 0,
+        at: receivedAt,
+        messageId: id,
+        from: input.envelope.mailFrom,
+        recipients: input.envelope.recipients.map((r) => r.address),
+        size: body.length,
+        origin: {
+          kind: input.origin.kind,
+          clientIp: input.origin.clientIp,
+          ...(input.origin.authUser ? { authUser: input.origin.authUser } : {}),
+        },
+      };
+      const events: LifecycleEvent[] = [received];
+      try {
+        await deps.spool.commit(message, deps.claimFor ? { claimFor: deps.claimFor, events } : { events });
+      } catch (error) {
+        throw toMxError(error);
+      }
+      const accepted: AcceptedMessage = { id, size: body.length, receivedAt };
+      deps.events.publish(events);
+      deps.onAccepted?.(accepted, input);
+      return accepted;
+    },
+  };
+}
+
+function traceFields(
+  hostname: string,
+  id: string,
+  receivedAt: number,
+  input: AcceptInput,
+  fields: Readonly<Record<string, string>>,
+): string {
+  const o = input.origin;
+  const ipLiteral = o.clientIp.includes(':') ? `IPv6:${o.clientIp}` : o.clientIp;
+  const from =
+    o.kind === 'smtp'
+      ? `from ${clean(o.helo) || 'unknown'} (${clean(o.clientName ?? 'unknown')} [${ipLiteral}])\r\n\t`
+      : '';
+  const tls = o.tls ? `\r\n\t(using ${clean(o.tls.protocol)} with cipher ${clean(o.tls.cipher)})` : '';
+  const only =
+    input.envelope.recipients.length === 1
+      ? `\r\n\tfor <${clean(input.envelope.recipients[0]!.address)}>`
+      : '';
+  let out = `Received: ${from}by ${hostname} (mxpress) with ${clean(o.protocol)} id ${id}${tls}${only};\r\n\t${rfc5322Date(receivedAt)}\r\n`;
+  if (!fields.date) out += `Date: ${rfc5322Date(receivedAt)}\r\n`;
+  if (!fields['message-id']) out += `Message-ID: <${id}@${hostname}>\r\n`;
+  return out;
+}
+
+function clean(text: string): string {
+  return text.replace(/[\x00-\x1f\x7f()\\]/g, '?');
+}
+
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** RFC 5322 date-time in UTC, e.g. `Sun, 22 Nov 2026 13:39:10 +0000`. */
+export function rfc5322Date(epochMs: number): string {
+  const d = new Date(epochMs);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}

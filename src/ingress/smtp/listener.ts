@@ -1,0 +1,109 @@
+/**
+ * SMTP listeners: plain/STARTTLS or implicit-TLS servers, with connection limits.
+ *
+ * Accepts TCP connections from anyone (UNTRUSTED), enforces the total and
+ * per-client connection caps before a session exists (421 4.7.0 and close), and
+ * hands each socket to an SmtpSession. `close()` stops accepting; `drain()` waits
+ * for sessions to end up to a deadline, then closes the rest with 421.
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
+import { formatReply } from '../../protocol/reply.ts';
+import { normalizeIp, SmtpSession } from './session.ts';
+import type { SessionEnv } from './session-env.ts';
+
+export interface SmtpListener {
+  readonly name: string;
+  readonly address: string;
+  readonly port: number;
+  readonly connections: number;
+  /** Stops accepting new connections. */
+  close(): Promise<void>;
+  /** Waits for open sessions to finish, up to `timeoutMs`, then cuts them with 421. */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> {
+  const sessions = new Set<Socket>();
+  const perClient = new Map<string, number>();
+  const limits = env.limits;
+  const hostname = env.hostname;
+
+  const onSocket = (socket: Socket): void => {
+    const ip = normalizeIp(socket.remoteAddress ?? '');
+    const count = perClient.get(ip) ?? 0;
+    if (sessions.size >= limits.maxConnections) {
+      refuse(socket, `${hostname} Error: too many connections, try again later`);
+      return;
+    }
+    if (count >= limits.maxConnectionsPerClient) {
+      env.log('warn', 'too many connections from one client', { client: ip, count });
+      refuse(socket, `${hostname} Error: too many connections from your address`);
+      return;
+    }
+    perClient.set(ip, count + 1);
+    sessions.add(socket);
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      sessions.delete(socket);
+      const left = (perClient.get(ip) ?? 1) - 1;
+      if (left <= 0) perClient.delete(ip);
+      else perClient.set(ip, left);
+    };
+    socket.once('close', release);
+    new SmtpSession(socket, env, release);
+  };
+
+  let server: Server;
+  if (env.listener.tls === 'implicit') {
+    if (!env.secureContext)
+      throw new Error(`listener ${env.listener.name}: implicit TLS needs a certificate`);
+    const tlsServer = createTlsServer({ secureContext: env.secureContext, handshakeTimeout: 30_000 });
+    tlsServer.on('secureConnection', (socket: TLSSocket) => onSocket(socket));
+    tlsServer.on('tlsClientError', (_error, socket) => socket.destroy());
+    server = tlsServer;
+  } else {
+    server = createServer({ noDelay: true }, onSocket);
+  }
+  server.maxConnections = limits.maxConnections + 64; // refusals above still get a 421
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: env.listener.address, port: env.listener.port, backlog: 1024 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (error) =>
+    env.log('error', 'listener error', { listener: env.listener.name, error: String(error) }),
+  );
+  const bound = server.address();
+  const port = typeof bound === 'object' && bound ? bound.port : env.listener.port;
+
+  return {
+    name: env.listener.name,
+    address: env.listener.address,
+    port,
+    get connections() {
+      return sessions.size;
+    },
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async drain(timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      while (sessions.size > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      for (const socket of sessions) {
+        if (!socket.destroyed) socket.end(formatReply(421, '4.3.2', `${hostname} Service shutting down`));
+        setTimeout(() => socket.destroy(), 1000).unref();
+      }
+    },
+  };
+}
+
+function refuse(socket: Socket, text: string): void {
+  socket.on('error', () => socket.destroy());
+  socket.end(formatReply(421, '4.7.0', text));
+  setTimeout(() => socket.destroy(), 1000).unref();
+}

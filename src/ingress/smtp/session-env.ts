@@ -1,0 +1,30 @@
+/**
+ * What a session needs from the rest of the server, as one narrow interface.
+ *
+ * Types only. The listener builds one per listener and passes it to every session;
+ * tests can build their own. Nothing here exposes spool or queue internals.
+ */
+import type { SecureContext } from 'node:tls';
+import type { LineEndingPolicy, SmtpLimits, SmtpListenerConfig } from '../../config/types.ts';
+import type { Acceptor } from '../accept.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+export interface SessionEnv {
+  readonly hostname: string;
+  readonly listener: SmtpListenerConfig;
+  readonly limits: SmtpLimits;
+  readonly lineEndings: LineEndingPolicy;
+  /** Present when STARTTLS can be offered (or the listener is implicit TLS). */
+  readonly secureContext?: SecureContext;
+  readonly acceptor: Acceptor;
+  /** Whether `ip` is inside the trusted networks. */
+  isTrusted(ip: string): boolean;
+  /** Whether any AUTH users are configured. */
+  readonly authAvailable: boolean;
+  /** Checks credentials in constant time; false for unknown users and wrong passwords alike. */
+  verifyUser(username: string, password: string): Promise<boolean>;
+  /** Bytes the spool can still take (last reading, refreshed by the runtime); MAIL is refused with 452 4.3.1 when a message would not fit. */
+  freeBytes(): number;
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+}

@@ -1,0 +1,131 @@
+/**
+ * Composition root: builds every stage from the config and starts them.
+ *
+ * In: a validated, frozen Config. Out: a running server with its bound addresses
+ * and a `stop(reason)` that drains (stop accepting, let sessions finish up to a
+ * bound, close the spool so nothing acknowledged is lost). Fails at start with a
+ * clear error when a port is taken or the data dir is unusable.
+ */
+import { mkdirSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
+import pino from 'pino';
+import { cidrContains } from '../config/cidr.ts';
+import { verifyPassword } from '../config/password.ts';
+import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
+import type { Config } from '../config/types.ts';
+import { EventBus } from '../feedback/event-bus.ts';
+import { createAcceptor } from '../ingress/accept.ts';
+import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
+import type { LogLevel } from '../ingress/smtp/session-env.ts';
+import { createSqliteSpool } from '../spool/sqlite/index.ts';
+
+export interface RunningMxpress {
+  readonly listeners: readonly {
+    name: string;
+    address: string;
+    port: number;
+    tls: string;
+    deliveryMode: string;
+  }[];
+  readonly http?: { address: string; port: number };
+  readonly tls: { selfSigned: boolean; fingerprint256: string };
+  readonly events: EventBus;
+  stop(reason: string): Promise<void>;
+}
+
+/** A hash of a random password: unknown users cost the same scrypt work as known ones. */
+const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+
+export async function startMxpress(config: Config): Promise<RunningMxpress> {
+  const logger = pino({ level: config.log.level, base: { host: config.hostname } });
+  const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
+    logger[level](fields ?? {}, message);
+  };
+  mkdirSync(config.dataDir, { recursive: true });
+
+  const spool = createSqliteSpool({
+    dataDir: config.dataDir,
+    log: (msg, extra) => logger.info(extra ?? {}, msg),
+  });
+  await spool.open();
+  let free = await spool.freeBytes();
+  const freeTimer = setInterval(() => {
+    spool.freeBytes().then(
+      (bytes) => {
+        free = bytes;
+      },
+      () => {},
+    );
+  }, 1000);
+  freeTimer.unref();
+
+  const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
+  const acceptor = createAcceptor({ spool, hostname: config.hostname, events });
+
+  const material = await loadOrCreateTlsMaterial({
+    dataDir: config.dataDir,
+    hostname: config.hostname,
+    ...(config.smtp.tls.certFile ? { certFile: config.smtp.tls.certFile } : {}),
+    ...(config.smtp.tls.keyFile ? { keyFile: config.smtp.tls.keyFile } : {}),
+  });
+  const secureContext = createSecureContext({
+    key: material.key,
+    cert: material.cert,
+    minVersion: 'TLSv1.2',
+  });
+  const users = new Map(config.smtp.users.map((u) => [u.username, u.passwordHash]));
+
+  const listeners: SmtpListener[] = [];
+  try {
+    for (const listener of config.smtp.listeners) {
+      listeners.push(
+        await startSmtpListener({
+          hostname: config.hostname,
+          listener,
+          limits: config.smtp.limits,
+          lineEndings: config.smtp.lineEndings,
+          secureContext,
+          acceptor,
+          isTrusted: (ip) => cidrContains(config.smtp.trustedNetworks, ip),
+          authAvailable: users.size > 0,
+          async verifyUser(username, password) {
+            const hash = users.get(username);
+            const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
+            return hash !== undefined && ok;
+          },
+          freeBytes: () => free,
+          log,
+        }),
+      );
+    }
+  } catch (error) {
+    for (const l of listeners) await l.close();
+    await spool.close();
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    listeners: listeners.map((l, i) => ({
+      name: l.name,
+      address: l.address,
+      port: l.port,
+      tls: config.smtp.listeners[i]!.tls,
+      deliveryMode: config.smtp.listeners[i]!.deliveryMode,
+    })),
+    tls: { selfSigned: material.selfSigned, fingerprint256: material.fingerprint256 },
+    events,
+    stop(reason) {
+      stopping ??= (async () => {
+        log('info', 'stopping', { reason });
+        await Promise.all(listeners.map((l) => l.close()));
+        await Promise.all(listeners.map((l) => l.drain(10_000)));
+        clearInterval(freeTimer);
+        await spool.close();
+        log('info', 'stopped', { reason });
+        logger.flush();
+      })();
+      return stopping;
+    },
+  };
+}
