@@ -77,11 +77,59 @@ export interface DnsConfig {
   readonly timeoutMs: number;
 }
 
+/** Per-destination shaping; a destination is the set of MX hosts serving a domain. */
+export interface ShapingRule {
+  /** Domain pattern (`example.com`, `*.example.com`) or MX pattern (`mx:*.google.com`); `*` matches all. */
+  readonly match: string;
+  readonly maxConnections: number;
+  readonly messagesPerConnection: number;
+  /** 0 means unlimited. */
+  readonly messagesPerMinute: number;
+  /** How long the destination rests after a temporary failure of the site (ms). */
+  readonly pauseAfterFailureMs: number;
+  /** After this many consecutive deliveries, rest for `pauseMs` (0 = never). */
+  readonly pauseAfterDeliveries: number;
+  readonly pauseMs: number;
+}
+
+/** A smarthost route: deliver through a relay instead of the recipient's MX. */
+export interface RelayRoute {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  /** `starttls` requires STARTTLS, `implicit` is TLS from the first byte, `none` plaintext, `may` opportunistic. */
+  readonly tls: 'none' | 'may' | 'starttls' | 'implicit';
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** Domains (patterns as in ShapingRule.match) always routed here; `*` makes it the default route. */
+  readonly domains: readonly string[];
+  /** Use as fallback for direct delivery after this many failed attempts (0 = not a fallback). */
+  readonly fallbackAfterAttempts: number;
+  /** Use as fallback at once when a destination refuses our host by policy (5.7.x blocks). */
+  readonly fallbackOnPolicyBlock: boolean;
+}
+
 export interface DeliveryConfig {
   /** Port used for MX hosts (25; tests use others). */
   readonly mxPort: number;
   readonly retryIntervalsMs: readonly number[];
   readonly maxQueueTimeMs: number;
+  /** Shaping rules, first match wins; the last built-in rule matches `*`. */
+  readonly shaping?: readonly ShapingRule[];
+  readonly routes?: readonly RelayRoute[];
+  /** SMTP client timeouts (RFC 5321 4.5.3.2 defaults). */
+  readonly timeouts?: Readonly<Record<string, number>>;
+  /** Close connections idle this long (ms). */
+  readonly idleConnectionMs?: number;
+  /** Send a delay warning (Action: delayed) once a recipient has waited this long (0 = never). */
+  readonly delayWarningAfterMs?: number;
+  /** Try IPv6 addresses of MX hosts (first) as well as IPv4. */
+  readonly ipv6?: boolean;
+  /** DKIM keys by signing domain. */
+  readonly dkim?: readonly {
+    readonly domain: string;
+    readonly selector: string;
+    readonly privateKeyFile: string;
+  }[];
 }
 
 export interface Config {

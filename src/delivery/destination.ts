@@ -1,0 +1,366 @@
+/**
+ * A destination: the set of MX hosts (or a relay) that serves one or more domains,
+ * with its own job queue, connection budget, idle connections and shaping.
+ *
+ * Jobs wait here until a worker has a connection for them. Workers reuse
+ * connections (RSET between messages) up to `messagesPerConnection`, keep them idle
+ * for a while afterwards, and obey `maxConnections`, `messagesPerMinute` and the
+ * pauses. When no MX host of the site can be reached at all, the site is backed
+ * off as a whole: every queued job is deferred at once with the same reason and
+ * new jobs are deferred without a connection attempt until the backoff ends.
+ * Never rejects: every job's promise resolves with one outcome per recipient.
+ */
+import type { ShapingRule } from '../config/types.ts';
+import type { FailureScope } from '../contracts/status.ts';
+import type { DeliveryJob, RecipientOutcome } from './job.ts';
+import { SmtpClientError } from './smtp-client/errors.ts';
+import type { ConnectOptions, OutboundTransaction, SmtpConnection, TlsPolicy } from './smtp-client/types.ts';
+import { outcomesFromError, outcomesFromResult } from './transaction-outcomes.ts';
+
+export interface ConnectTarget {
+  readonly mxHost: string;
+  readonly addresses: readonly string[];
+  readonly port: number;
+}
+
+export interface ConnectPlan {
+  readonly targets: readonly ConnectTarget[];
+  readonly tls: TlsPolicy;
+  readonly implicitTls?: boolean;
+  readonly auth?: { readonly username: string; readonly password: string };
+  /** `direct` or `relay:<name>`. */
+  readonly route: string;
+}
+
+export interface DestinationDeps {
+  readonly key: string;
+  readonly rule: ShapingRule;
+  readonly localHostname: string;
+  readonly timeouts: ConnectOptions['timeouts'];
+  readonly idleMs: number;
+  readonly connect: (options: ConnectOptions) => Promise<SmtpConnection>;
+  /** Reads the body (and signs it); a rejection defers the job. */
+  readonly loadTransaction: (job: DeliveryJob) => Promise<OutboundTransaction>;
+  readonly now: () => number;
+  readonly log: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Waiting {
+  readonly job: DeliveryJob;
+  readonly resolve: (outcomes: RecipientOutcome[]) => void;
+}
+
+export class Destination {
+  readonly key: string;
+  #deps: DestinationDeps;
+  #plan: ConnectPlan;
+  #queue: Waiting[] = [];
+  #idle: { connection: SmtpConnection; timer: NodeJS.Timeout }[] = [];
+  #active = 0;
+  #pausedUntil = 0;
+  #pauseTimer: NodeJS.Timeout | undefined;
+  #backoff: { until: number; error: SmtpClientError; target?: ConnectTarget & { ip: string } } | undefined;
+  #nextSlot = 0;
+  #consecutive = 0;
+  #closed = false;
+  /** Connections opened and messages sent over them, for the benchmark's reuse figure. */
+  readonly counters = { connections: 0, messages: 0 };
+
+  constructor(deps: DestinationDeps, plan: ConnectPlan) {
+    this.key = deps.key;
+    this.#deps = deps;
+    this.#plan = plan;
+  }
+
+  get queued(): number {
+    return this.#queue.length;
+  }
+
+  get active(): number {
+    return this.#active;
+  }
+
+  /** Epoch ms until which the whole site is backed off (0 when it is not). */
+  get backedOffUntil(): number {
+    return this.#backoff && this.#backoff.until > this.#deps.now() ? this.#backoff.until : 0;
+  }
+
+  /** Queues a job with the latest connection plan; resolves when the attempt is over. */
+  enqueue(job: DeliveryJob, plan: ConnectPlan): Promise<RecipientOutcome[]> {
+    this.#plan = plan;
+    const backoff = this.#backoff;
+    if (backoff && backoff.until > this.#deps.now()) {
+      return Promise.resolve(this.#siteFailure(job, backoff.error, this.#deps.now(), backoff.target));
+    }
+    return new Promise((resolve) => {
+      this.#queue.push({ job, resolve });
+      this.#spawn();
+    });
+  }
+
+  /** Closes idle connections and defers whatever still waits (shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#pauseTimer);
+    const error = new SmtpClientError({
+      code: 'CLOSED',
+      phase: 'connect',
+      message: 'mxpress is shutting down',
+    });
+    for (const waiting of this.#queue.splice(0)) {
+      waiting.resolve(
+        outcomesFromError(
+          waiting.job,
+          error,
+          { startedAt: this.#deps.now(), finishedAt: this.#deps.now(), route: this.#plan.route },
+          'session',
+        ),
+      );
+    }
+    await Promise.all(
+      this.#idle.splice(0).map(({ connection, timer }) => {
+        clearTimeout(timer);
+        return connection.quit();
+      }),
+    );
+  }
+
+  #spawn(): void {
+    const now = this.#deps.now();
+    if (this.#closed) return;
+    if (this.#pausedUntil > now) {
+      this.#schedulePauseEnd();
+      return;
+    }
+    // Each new worker takes a job synchronously, so this spawns one worker per waiting job.
+    while (this.#active < this.#deps.rule.maxConnections && this.#queue.length > 0) {
+      this.#active++;
+      void this.#worker();
+    }
+  }
+
+  #schedulePauseEnd(): void {
+    if (this.#pauseTimer) return;
+    const wait = Math.max(0, this.#pausedUntil - this.#deps.now());
+    this.#pauseTimer = setTimeout(() => {
+      this.#pauseTimer = undefined;
+      this.#spawn();
+    }, wait);
+    this.#pauseTimer.unref();
+  }
+
+  async #worker(): Promise<void> {
+    let connection = this.#takeIdle();
+    try {
+      while (!this.#closed && this.#pausedUntil <= this.#deps.now()) {
+        const waiting = this.#queue.shift();
+        if (!waiting) break;
+        await this.#rateSlot();
+        if (
+          connection &&
+          (!connection.usable || connection.messagesSent >= this.#deps.rule.messagesPerConnection)
+        ) {
+          void connection.quit();
+          connection = undefined;
+        }
+        const startedAt = this.#deps.now();
+        if (!connection) {
+          const opened = await this.#open();
+          if (opened instanceof SmtpClientError || !('send' in opened)) {
+            const failure = opened instanceof SmtpClientError ? { error: opened, target: undefined } : opened;
+            this.#backOff(failure.error, failure.target);
+            waiting.resolve(this.#siteFailure(waiting.job, failure.error, startedAt, failure.target));
+            for (const other of this.#queue.splice(0))
+              other.resolve(this.#siteFailure(other.job, failure.error, startedAt, failure.target));
+            break;
+          }
+          connection = opened;
+        }
+        const outcomes = await this.#send(connection, waiting.job, startedAt);
+        waiting.resolve(outcomes);
+        this.#afterMessage(outcomes);
+        if (!connection.usable) connection = undefined;
+      }
+    } finally {
+      this.#active--;
+      if (
+        connection?.usable &&
+        connection.messagesSent < this.#deps.rule.messagesPerConnection &&
+        !this.#closed
+      ) {
+        this.#park(connection);
+      } else if (connection) {
+        void connection.quit();
+      }
+      if (this.#queue.length > 0) this.#spawn();
+    }
+  }
+
+  async #send(connection: SmtpConnection, job: DeliveryJob, startedAt: number): Promise<RecipientOutcome[]> {
+    const route = this.#plan.route;
+    let tx: OutboundTransaction;
+    try {
+      tx = await this.#deps.loadTransaction(job);
+    } catch (error) {
+      const local = new SmtpClientError({
+        code: 'LOCAL',
+        phase: 'mail',
+        message: `could not load the message: ${String(error)}`,
+      });
+      return outcomesFromError(job, local, { startedAt, finishedAt: this.#deps.now(), route }, 'message');
+    }
+    try {
+      const result = await connection.send(tx);
+      this.counters.messages++;
+      return outcomesFromResult(job, result, { startedAt, finishedAt: this.#deps.now(), route, connection });
+    } catch (error) {
+      const failure =
+        error instanceof SmtpClientError
+          ? error
+          : new SmtpClientError({ code: 'LOCAL', phase: 'data', message: String(error) });
+      connection.destroy();
+      return outcomesFromError(
+        job,
+        failure,
+        { startedAt, finishedAt: this.#deps.now(), route, connection },
+        'session',
+      );
+    }
+  }
+
+  /** Tries the MX hosts in preference order and each of their addresses in turn. */
+  async #open(): Promise<
+    SmtpConnection | { error: SmtpClientError; target: (ConnectTarget & { ip: string }) | undefined }
+  > {
+    const plan = this.#plan;
+    let last: { error: SmtpClientError; target: (ConnectTarget & { ip: string }) | undefined } = {
+      error: new SmtpClientError({
+        code: 'NO_ADDRESS',
+        phase: 'connect',
+        message: 'no address to connect to',
+      }),
+      target: undefined,
+    };
+    for (const target of plan.targets) {
+      for (const ip of target.addresses) {
+        let tls = plan.tls;
+        for (let round = 0; round < 2; round++) {
+          try {
+            const connection = await this.#deps.connect({
+              host: ip,
+              port: target.port,
+              mxHost: target.mxHost,
+              localHostname: this.#deps.localHostname,
+              tls,
+              ...(plan.implicitTls ? { implicitTls: true } : {}),
+              ...(plan.auth ? { auth: plan.auth } : {}),
+              ...(this.#deps.timeouts ? { timeouts: this.#deps.timeouts } : {}),
+            });
+            this.counters.connections++;
+            return connection;
+          } catch (error) {
+            const failure =
+              error instanceof SmtpClientError
+                ? error
+                : new SmtpClientError({ code: 'LOCAL', phase: 'connect', message: String(error) });
+            last = { error: failure, target: { ...target, ip } };
+            this.#deps.log('debug', 'connection failed', {
+              destination: this.key,
+              ip,
+              code: failure.code,
+              phase: failure.phase,
+            });
+            // Opportunistic TLS that fails is retried once in plaintext, as MTAs do.
+            if (failure.code === 'TLS_FAILED' && tls === 'may') {
+              tls = 'none';
+              continue;
+            }
+            break;
+          }
+        }
+      }
+    }
+    return last;
+  }
+
+  #siteFailure(
+    job: DeliveryJob,
+    error: SmtpClientError,
+    startedAt: number,
+    target?: ConnectTarget & { ip: string },
+  ): RecipientOutcome[] {
+    const scope: FailureScope = 'site';
+    return outcomesFromError(
+      job,
+      error,
+      {
+        startedAt,
+        finishedAt: this.#deps.now(),
+        route: this.#plan.route,
+        ...(target ? { target: { mxHost: target.mxHost, ip: target.ip, port: target.port } } : {}),
+      },
+      scope,
+    );
+  }
+
+  #backOff(error: SmtpClientError, target?: ConnectTarget & { ip: string }): void {
+    const pause = Math.max(this.#deps.rule.pauseAfterFailureMs, 1000);
+    this.#backoff = { until: this.#deps.now() + pause, error, ...(target ? { target } : {}) };
+    this.#deps.log('warn', 'destination unreachable; backing off', {
+      destination: this.key,
+      code: error.code,
+      ms: pause,
+    });
+  }
+
+  #afterMessage(outcomes: readonly RecipientOutcome[]): void {
+    const rule = this.#deps.rule;
+    const sessionTrouble = outcomes.some(
+      (o) => o.kind === 'deferred' && (o.scope === 'session' || o.scope === 'site'),
+    );
+    if (sessionTrouble && rule.pauseAfterFailureMs > 0) {
+      this.#pausedUntil = this.#deps.now() + rule.pauseAfterFailureMs;
+      this.#consecutive = 0;
+      return;
+    }
+    if (outcomes.some((o) => o.kind === 'delivered')) {
+      this.#consecutive++;
+      if (rule.pauseAfterDeliveries > 0 && this.#consecutive >= rule.pauseAfterDeliveries) {
+        this.#consecutive = 0;
+        this.#pausedUntil = this.#deps.now() + rule.pauseMs;
+      }
+    }
+  }
+
+  async #rateSlot(): Promise<void> {
+    const perMinute = this.#deps.rule.messagesPerMinute;
+    if (perMinute <= 0) return;
+    const interval = 60_000 / perMinute;
+    const now = this.#deps.now();
+    const slot = Math.max(now, this.#nextSlot);
+    this.#nextSlot = slot + interval;
+    if (slot > now) await new Promise((resolve) => setTimeout(resolve, slot - now));
+  }
+
+  #takeIdle(): SmtpConnection | undefined {
+    while (this.#idle.length > 0) {
+      const { connection, timer } = this.#idle.pop()!;
+      clearTimeout(timer);
+      if (connection.usable) return connection;
+    }
+    return undefined;
+  }
+
+  #park(connection: SmtpConnection): void {
+    const entry = {
+      connection,
+      timer: setTimeout(() => {
+        const at = this.#idle.indexOf(entry);
+        if (at >= 0) this.#idle.splice(at, 1);
+        void connection.quit();
+      }, this.#deps.idleMs),
+    };
+    entry.timer.unref();
+    this.#idle.push(entry);
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * Turns what an SMTP transaction produced into one outcome per recipient.
+ *
+ * Pure. Scope (RFC 5321 and long MTA practice): a refused RCPT concerns that
+ * recipient; a refused MAIL or DATA concerns the message; a 421 or a broken
+ * connection concerns the session; failing to reach any MX concerns the site.
+ * 5xx is permanent (`failed`), 4xx and replyless failures are temporary
+ * (`deferred`): a local bug or a cut connection never turns into a bounce.
+ */
+import type { Attempt, FailureScope, SmtpReply } from '../contracts/status.ts';
+import { type DeliveryJob, type OutcomeKind, outcomeForAll, type RecipientOutcome } from './job.ts';
+import { describeReply, type SmtpClientError } from './smtp-client/errors.ts';
+import type { SmtpConnection, TransactionResult } from './smtp-client/types.ts';
+
+export interface AttemptContext {
+  readonly startedAt: number;
+  readonly finishedAt: number;
+  readonly route: string;
+  readonly connection?: Pick<SmtpConnection, 'mxHost' | 'ip' | 'port' | 'tls'>;
+  /** When no connection exists (connect failed), where we tried last. */
+  readonly target?: { readonly mxHost: string; readonly ip: string; readonly port: number };
+}
+
+function kindOf(reply: SmtpReply): OutcomeKind {
+  if (reply.code >= 200 && reply.code < 300) return 'delivered';
+  return reply.code >= 500 ? 'failed' : 'deferred';
+}
+
+function attemptRecord(
+  ctx: AttemptContext,
+  outcome: OutcomeKind,
+  reply: SmtpReply | undefined,
+  scope: FailureScope | undefined,
+  errorCode?: string,
+): Attempt {
+  const c = ctx.connection ?? ctx.target;
+  const tls = ctx.connection?.tls;
+  return {
+    at: ctx.startedAt,
+    durationMs: ctx.finishedAt - ctx.startedAt,
+    route: ctx.route,
+    outcome,
+    ...(c ? { mxHost: c.mxHost, ip: c.ip, port: c.port } : {}),
+    ...(tls ? { tls: { protocol: tls.protocol, cipher: tls.cipher } } : {}),
+    ...(reply ? { reply } : {}),
+    ...(scope ? { scope } : {}),
+    ...(errorCode ? { errorCode } : {}),
+  };
+}
+
+export function outcomesFromResult(
+  job: DeliveryJob,
+  result: TransactionResult,
+  ctx: AttemptContext,
+): RecipientOutcome[] {
+  const byAddress = new Map<string, { reply: SmtpReply; accepted: boolean }[]>();
+  for (const r of result.recipients) {
+    const list = byAddress.get(r.address) ?? [];
+    list.push(r);
+    byAddress.set(r.address, list);
+  }
+  const mailOk = result.mail.code >= 200 && result.mail.code < 300;
+  return job.recipients.map((recipient) => {
+    const rcpt = byAddress.get(recipient.address)?.shift();
+    let reply: SmtpReply;
+    let scope: FailureScope | 'none';
+    if (!mailOk || result.local) {
+      reply = result.local ? (rcpt?.reply ?? result.mail) : result.mail;
+      scope = result.mail.code === 421 ? 'session' : 'message';
+    } else if (!rcpt) {
+      reply = { code: 451, enhanced: '4.3.0', text: 'No reply for this recipient' };
+      scope = 'session';
+    } else if (!rcpt.accepted) {
+      reply = rcpt.reply;
+      scope = reply.code === 421 ? 'session' : 'recipient';
+    } else if (result.data) {
+      reply = result.data;
+      scope = kindOf(reply) === 'delivered' ? 'none' : reply.code === 421 ? 'session' : 'message';
+    } else {
+      reply = { code: 451, enhanced: '4.3.0', text: 'Transaction ended before DATA' };
+      scope = 'session';
+    }
+    const kind = kindOf(reply);
+    return {
+      index: recipient.index,
+      address: recipient.address,
+      kind,
+      reply,
+      scope,
+      route: ctx.route,
+      attempt: attemptRecord(ctx, kind, reply, scope === 'none' ? undefined : scope),
+    };
+  });
+}
+
+/** A session-level failure (connect, TLS, timeout, hang-up) for every recipient of the job. */
+export function outcomesFromError(
+  job: DeliveryJob,
+  error: SmtpClientError,
+  ctx: AttemptContext,
+  scope: FailureScope,
+): RecipientOutcome[] {
+  const reply: SmtpReply = error.reply ?? {
+    code: error.temporary ? 451 : 554,
+    enhanced: error.temporary ? '4.4.1' : '5.4.1',
+    text: `${error.code} during ${error.phase}: ${error.message}`.slice(0, 300),
+  };
+  const kind: OutcomeKind = error.temporary || reply.code < 500 ? 'deferred' : 'failed';
+  const attempt = attemptRecord(ctx, kind, error.reply, scope, error.code);
+  return outcomeForAll(job, kind, reply, { attempt, errorCode: error.code, scope, route: ctx.route });
+}
+
+/** Human-readable one-liner for logs. */
+export function describeOutcome(outcome: RecipientOutcome): string {
+  return `${outcome.address}: ${outcome.kind} (${describeReply(outcome.reply)})`;
+}

@@ -1,0 +1,305 @@
+/**
+ * The queue: hands due recipients to delivery and records what became of them.
+ *
+ * Two ways in. The fast path: a message just committed (its recipients leased to
+ * this node at commit time) is turned into jobs at once, without a database poll.
+ * The slow path: a poll loop claims due recipients from the spool in batches
+ * (retries, recipients left by a restart or another node's expired lease), skipping
+ * domains whose destination is backed off or already has plenty waiting, so one
+ * slow site never starves the others and memory stays bounded however long the
+ * backlog is.
+ *
+ * Outcomes become per-recipient updates (delivered, deferred with the next attempt
+ * from the retry policy, bounced, expired) stored atomically with their events;
+ * permanent failures and expiries then produce one RFC 3464 report per message.
+ */
+import type { EnvelopeInput } from '../contracts/envelope.ts';
+import type { EventSink, LifecycleEvent } from '../contracts/events.ts';
+import type { ClaimedRecipient, RecipientUpdate, Spool, StoredMessage } from '../contracts/spool.ts';
+import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
+import { nextRetry, type RetryPolicy } from './retry-policy.ts';
+
+export interface FailureReport {
+  readonly message: StoredMessage;
+  readonly recipients: readonly {
+    readonly outcome: RecipientOutcome;
+    readonly status: 'bounced' | 'expired';
+  }[];
+}
+
+export interface SchedulerDeps {
+  readonly spool: Spool;
+  readonly engine: {
+    deliver(job: DeliveryJob): Promise<RecipientOutcome[]>;
+    backedOffUntil(domain: string): number;
+    /** Domains backed off as a whole or with at least `maxQueued` jobs waiting. */
+    busyDomains(now: number, maxQueued: number): Set<string>;
+  };
+  readonly owner: string;
+  readonly policy: RetryPolicy;
+  readonly events: EventSink;
+  /** Called after permanent failures/expiries were stored (bounce reports). Must not throw. */
+  readonly onFailures?: (report: FailureReport) => Promise<void>;
+  readonly now: () => number;
+  readonly log: (
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+  readonly leaseMs?: number;
+  readonly claimBatch?: number;
+  readonly maxInFlight?: number;
+  readonly pollMs?: number;
+  /** Stop claiming for a domain while its destination has this many jobs waiting. */
+  readonly maxQueuedPerDomain?: number;
+}
+
+export class Scheduler {
+  #deps: SchedulerDeps;
+  #inFlight = new Set<string>();
+  #running = new Set<Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #polling = false;
+  #stopped = false;
+  #pollAgain = false;
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  start(): void {
+    this.#schedule(0);
+  }
+
+  /** Fast path for a message that was just committed with its recipients leased to us. */
+  admit(messageId: string, receivedAt: number, size: number, envelope: EnvelopeInput): void {
+    if (this.#stopped) return;
+    const recipients: ClaimedRecipient[] = envelope.recipients.map((r, index) => ({
+      messageId,
+      index,
+      address: r.address,
+      domain: domainOf(r.address),
+      ...(r.notify !== undefined ? { notify: r.notify } : {}),
+      ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
+      status: 'queued',
+      attempts: 0,
+      nextAttemptAt: receivedAt,
+      updatedAt: receivedAt,
+      held: false,
+      receivedAt,
+      mailFrom: envelope.mailFrom,
+      size,
+    }));
+    this.#dispatch(recipients, new Map([[messageId, envelope]]));
+  }
+
+  /** Wakes the poll loop now (operator "retry now", tests). */
+  poke(): void {
+    this.#schedule(0);
+  }
+
+  /** Stops claiming, waits for running jobs up to `timeoutMs`, then gives back what is left. */
+  async stop(timeoutMs: number): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    const all = Promise.all([...this.#running]);
+    await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+  }
+
+  #schedule(delay: number): void {
+    if (this.#stopped) return;
+    if (this.#polling) {
+      this.#pollAgain = this.#pollAgain || delay === 0;
+      return;
+    }
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => void this.#poll(), delay);
+    this.#timer.unref();
+  }
+
+  async #poll(): Promise<void> {
+    if (this.#stopped) return;
+    this.#polling = true;
+    this.#pollAgain = false;
+    let full = false;
+    try {
+      const max = this.#deps.maxInFlight ?? 20_000;
+      const room = Math.min(this.#deps.claimBatch ?? 500, max - this.#inFlight.size);
+      if (room > 0) {
+        const now = this.#deps.now();
+        const claimed = await this.#deps.spool.claimDue({
+          owner: this.#deps.owner,
+          now,
+          limit: room,
+          leaseMs: this.#deps.leaseMs ?? 30 * 60_000,
+          excludeDomains: this.#busyDomains(now),
+        });
+        const fresh = claimed.filter((r) => !this.#inFlight.has(key(r.messageId, r.index)));
+        full = claimed.length === room;
+        if (fresh.length > 0) {
+          const envelopes = new Map<string, EnvelopeInput>();
+          for (const id of new Set(fresh.map((r) => r.messageId))) {
+            const message = await this.#deps.spool.getMessage(id);
+            if (message) envelopes.set(id, message.envelope);
+          }
+          this.#dispatch(
+            fresh.filter((r) => envelopes.has(r.messageId)),
+            envelopes,
+          );
+        }
+      }
+    } catch (error) {
+      this.#deps.log('error', 'queue poll failed', { error: String(error) });
+    } finally {
+      this.#polling = false;
+      this.#schedule(full || this.#pollAgain ? 0 : (this.#deps.pollMs ?? 1000));
+    }
+  }
+
+  /** Domains the poll should leave alone for now. */
+  #busyDomains(now: number): Set<string> {
+    return this.#deps.engine.busyDomains(now, this.#deps.maxQueuedPerDomain ?? 2000);
+  }
+
+  #dispatch(recipients: readonly ClaimedRecipient[], envelopes: ReadonlyMap<string, EnvelopeInput>): void {
+    const jobs = new Map<string, { first: ClaimedRecipient; list: ClaimedRecipient[] }>();
+    for (const r of recipients) {
+      this.#inFlight.add(key(r.messageId, r.index));
+      const k = `${r.messageId}\0${r.domain}`;
+      const entry = jobs.get(k);
+      if (entry) entry.list.push(r);
+      else jobs.set(k, { first: r, list: [r] });
+    }
+    for (const { first, list } of jobs.values()) {
+      const envelope = envelopes.get(first.messageId)!;
+      const job: DeliveryJob = {
+        messageId: first.messageId,
+        receivedAt: first.receivedAt,
+        mailFrom: envelope.mailFrom,
+        size: first.size,
+        bodyType: envelope.bodyType,
+        smtputf8: envelope.smtputf8,
+        ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
+        ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
+        domain: first.domain,
+        recipients: list.map(
+          (r): JobRecipient => ({
+            index: r.index,
+            address: r.address,
+            attempts: r.attempts,
+            ...(r.notify !== undefined ? { notify: r.notify } : {}),
+            ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
+          }),
+        ),
+      };
+      const run = this.#run(job).finally(() => this.#running.delete(run));
+      this.#running.add(run);
+    }
+  }
+
+  async #run(job: DeliveryJob): Promise<void> {
+    try {
+      const outcomes = await this.#deps.engine.deliver(job);
+      await this.#record(job, outcomes);
+    } catch (error) {
+      // The leases run out and the recipients are tried again: nothing is lost.
+      this.#deps.log('error', 'recording a delivery outcome failed', {
+        messageId: job.messageId,
+        error: String(error),
+      });
+    } finally {
+      for (const r of job.recipients) this.#inFlight.delete(key(job.messageId, r.index));
+    }
+  }
+
+  async #record(job: DeliveryJob, outcomes: readonly RecipientOutcome[]): Promise<void> {
+    const now = this.#deps.now();
+    const updates: RecipientUpdate[] = [];
+    const events: LifecycleEvent[] = [];
+    const failures: { outcome: RecipientOutcome; status: 'bounced' | 'expired' }[] = [];
+    const base = { seq: 0, at: now, messageId: job.messageId };
+    for (const outcome of outcomes) {
+      const recipient = job.recipients.find((r) => r.index === outcome.index)!;
+      const common = {
+        messageId: job.messageId,
+        index: outcome.index,
+        lastReply: outcome.reply,
+        route: outcome.route,
+        ...(outcome.attempt ? { attempt: outcome.attempt } : {}),
+        ...(outcome.errorCode ? { lastErrorCode: outcome.errorCode } : {}),
+      };
+      if (outcome.kind === 'delivered') {
+        updates.push({ ...common, status: 'delivered' });
+        events.push({ ...base, type: 'delivered', recipient: outcome.address, attempt: outcome.attempt! });
+        continue;
+      }
+      if (outcome.kind === 'failed') {
+        updates.push({ ...common, status: 'bounced' });
+        events.push({
+          ...base,
+          type: 'bounced',
+          recipient: outcome.address,
+          reply: outcome.reply,
+          ...(outcome.attempt ? { attempt: outcome.attempt } : {}),
+        });
+        failures.push({ outcome, status: 'bounced' });
+        continue;
+      }
+      const decision = nextRetry(this.#deps.policy, recipient.attempts + 1, job.receivedAt, now);
+      if (decision.kind === 'expire') {
+        updates.push({ ...common, status: 'expired' });
+        events.push({ ...base, type: 'expired', recipient: outcome.address, lastReply: outcome.reply });
+        failures.push({ outcome, status: 'expired' });
+        continue;
+      }
+      const backoff = outcome.scope === 'site' ? this.#deps.engine.backedOffUntil(job.domain) : 0;
+      const at = Math.max(decision.at, Math.min(backoff, job.receivedAt + this.#deps.policy.maxQueueTimeMs));
+      updates.push({ ...common, status: 'deferred', nextAttemptAt: at });
+      events.push({
+        ...base,
+        type: 'deferred',
+        recipient: outcome.address,
+        nextAttemptAt: at,
+        attempt: outcome.attempt ?? {
+          at: now,
+          durationMs: 0,
+          route: outcome.route,
+          outcome: 'deferred',
+          reply: outcome.reply,
+        },
+      });
+    }
+    await this.#deps.spool.update(updates, events);
+    this.#deps.events.publish(events);
+    const soonest = updates.reduce(
+      (min, u) => (u.nextAttemptAt !== undefined ? Math.min(min, u.nextAttemptAt) : min),
+      Number.POSITIVE_INFINITY,
+    );
+    if (Number.isFinite(soonest)) this.#wakeAt(soonest);
+    if (failures.length > 0 && this.#deps.onFailures && job.mailFrom !== '') {
+      const message = await this.#deps.spool.getMessage(job.messageId);
+      if (message) await this.#deps.onFailures({ message, recipients: failures });
+    }
+  }
+
+  #wakeAt(at: number): void {
+    const delay = Math.max(0, at - this.#deps.now());
+    if (delay < (this.#deps.pollMs ?? 1000)) {
+      const timer = setTimeout(() => this.#schedule(0), delay);
+      timer.unref();
+    }
+  }
+}
+
+function key(messageId: string, index: number): string {
+  return `${messageId}:${index}`;
+}
+
+export function domainOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? '' : address.slice(at + 1).toLowerCase();
+}
