@@ -3,7 +3,8 @@ import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { after, before, test } from 'node:test';
-import { type DnsMessage, decodeMessage, encodeQuery, RCODE, RR_TYPE } from '../../src/delivery/dns/wire.ts';
+import { type DnsMessage, decodeMessage, RCODE, RR_TYPE } from '../../src/delivery/dns/wire.ts';
+import { encodeQuery } from '../../src/delivery/dns/wire-encode.ts';
 import { type DnsServer, startDnsServer } from './dns-server.ts';
 
 let server: DnsServer;

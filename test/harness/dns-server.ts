@@ -19,11 +19,11 @@ import {
   type DnsMessage,
   type DnsRecord,
   decodeMessage,
-  encodeMessage,
   RCODE,
   RR_TYPE,
   typeName,
 } from '../../src/delivery/dns/wire.ts';
+import { encodeMessage } from '../../src/delivery/dns/wire-encode.ts';
 
 export type ZoneEntry = {
   mx?: { preference: number; exchange: string }[];

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { after, before, test } from 'node:test';
 import { type DnsServer, startDnsServer, type Zone } from '../../../test/harness/dns-server.ts';
 import { createResolver } from './resolver.ts';
-import { type DnsRecord, decodeMessage, encodeMessage } from './wire.ts';
+import { type DnsRecord, decodeMessage } from './wire.ts';
+import { encodeMessage } from './wire-encode.ts';
 
 const zone: Zone = {
   'pref.test': {

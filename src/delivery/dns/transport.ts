@@ -13,7 +13,8 @@
 import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import type { ServerAddress } from './servers.ts';
-import { CLASS_IN, type DnsMessage, decodeMessage, encodeQuery } from './wire.ts';
+import { CLASS_IN, type DnsMessage, decodeMessage } from './wire.ts';
+import { encodeQuery } from './wire-encode.ts';
 import { lowerName } from './wire-name.ts';
 
 export interface Query {

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { CLASS_IN, type DnsMessage, decodeMessage, encodeMessage, RR_TYPE } from './wire.ts';
+import { CLASS_IN, type DnsMessage, decodeMessage, RR_TYPE } from './wire.ts';
+import { encodeMessage } from './wire-encode.ts';
 import { nameToLabels } from './wire-name.ts';
 
 /** mulberry32: small, seedable, good enough to spread inputs. */

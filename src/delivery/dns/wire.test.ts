@@ -5,12 +5,11 @@ import {
   type DnsMessage,
   type DnsRecord,
   decodeMessage,
-  encodeMessage,
-  encodeQuery,
   RCODE,
   RR_TYPE,
   typeName,
 } from './wire.ts';
+import { encodeMessage, encodeQuery } from './wire-encode.ts';
 import { nameToLabels, readName } from './wire-name.ts';
 
 function decoded(bytes: Uint8Array): DnsMessage {
