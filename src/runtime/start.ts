@@ -18,6 +18,7 @@ import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
+import { buildDeliverySide } from './delivery-wiring.ts';
 
 export interface RunningMxpress {
   readonly listeners: readonly {
@@ -60,7 +61,16 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   freeTimer.unref();
 
   const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
-  const acceptor = createAcceptor({ spool, hostname: config.hostname, events });
+  const delivery = buildDeliverySide({ config, spool, events, log });
+  const acceptor = createAcceptor({
+    spool,
+    hostname: config.hostname,
+    events,
+    claimFor: { owner: delivery.owner, leaseMs: 30 * 60_000 },
+    onAccepted: (message, input) =>
+      delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope),
+  });
+  delivery.scheduler.start();
 
   const material = await loadOrCreateTlsMaterial({
     dataDir: config.dataDir,
@@ -100,6 +110,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     }
   } catch (error) {
     for (const l of listeners) await l.close();
+    await delivery.stop(0);
     await spool.close();
     throw error;
   }
@@ -120,6 +131,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
         log('info', 'stopping', { reason });
         await Promise.all(listeners.map((l) => l.close()));
         await Promise.all(listeners.map((l) => l.drain(10_000)));
+        await delivery.stop(10_000);
         clearInterval(freeTimer);
         await spool.close();
         log('info', 'stopped', { reason });

@@ -1,0 +1,110 @@
+/**
+ * Builds the delivery side: resolver, SMTP client, engine and queue scheduler.
+ *
+ * In: the config, the spool, the event bus and the bounce hook. Out: the
+ * scheduler (whose `admit` is the acceptor's fast path) and the engine (for stats
+ * and shutdown). The transaction loader reads the body from the spool at attempt
+ * time (bodies are never kept in memory between attempts) and decides whether it
+ * needs 8BITMIME.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Config } from '../config/types.ts';
+import type { EventSink } from '../contracts/events.ts';
+import type { Spool } from '../contracts/spool.ts';
+import { createResolver } from '../delivery/dns/resolver.ts';
+import { DeliveryEngine } from '../delivery/engine.ts';
+import type { DeliveryJob } from '../delivery/job.ts';
+import { DEFAULT_SHAPING } from '../delivery/router.ts';
+import { openSmtpConnection } from '../delivery/smtp-client/index.ts';
+import type { OutboundTransaction } from '../delivery/smtp-client/types.ts';
+import { type FailureReport, Scheduler } from '../queue/scheduler.ts';
+
+export interface DeliverySide {
+  readonly scheduler: Scheduler;
+  readonly engine: DeliveryEngine;
+  readonly owner: string;
+  stop(timeoutMs: number): Promise<void>;
+}
+
+export interface DeliveryWiringDeps {
+  readonly config: Config;
+  readonly spool: Spool;
+  readonly events: EventSink;
+  readonly onFailures?: (report: FailureReport) => Promise<void>;
+  /** Optional signer applied to the body before sending (DKIM). */
+  readonly sign?: (body: Uint8Array, job: DeliveryJob) => Promise<Uint8Array>;
+  readonly log: (
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+}
+
+export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
+  const { config, spool } = deps;
+  const now = Date.now;
+  const owner = `${config.hostname}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs });
+  const delivery = config.delivery;
+
+  const loadTransaction = async (job: DeliveryJob): Promise<OutboundTransaction> => {
+    let body = await spool.readBody(job.messageId);
+    if (deps.sign) body = await deps.sign(body, job);
+    return {
+      mailFrom: job.mailFrom,
+      recipients: job.recipients.map((r) => ({
+        address: r.address,
+        ...(r.notify !== undefined ? { notify: r.notify } : {}),
+        ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
+      })),
+      body,
+      size: body.length,
+      eightBit: hasEightBit(body),
+      smtputf8: job.smtputf8,
+      ...(job.ret !== undefined ? { ret: job.ret } : {}),
+      ...(job.envid !== undefined ? { envid: job.envid } : {}),
+    };
+  };
+
+  const engine = new DeliveryEngine({
+    resolver,
+    localHostname: config.hostname,
+    mxPort: delivery.mxPort,
+    ipv6: delivery.ipv6 ?? true,
+    shaping: [...(delivery.shaping ?? []), DEFAULT_SHAPING],
+    routes: delivery.routes ?? [],
+    ...(delivery.timeouts ? { timeouts: delivery.timeouts } : {}),
+    idleConnectionMs: delivery.idleConnectionMs ?? 10_000,
+    connect: openSmtpConnection,
+    loadTransaction,
+    now,
+    log: deps.log,
+  });
+
+  const scheduler = new Scheduler({
+    spool,
+    engine,
+    owner,
+    policy: { intervalsMs: delivery.retryIntervalsMs, maxQueueTimeMs: delivery.maxQueueTimeMs },
+    events: deps.events,
+    ...(deps.onFailures ? { onFailures: deps.onFailures } : {}),
+    now,
+    log: deps.log,
+  });
+
+  return {
+    scheduler,
+    engine,
+    owner,
+    async stop(timeoutMs) {
+      await scheduler.stop(timeoutMs);
+      await engine.close();
+    },
+  };
+}
+
+/** True when any byte has the high bit set (the message needs 8BITMIME). */
+export function hasEightBit(body: Uint8Array): boolean {
+  for (let i = 0; i < body.length; i++) if (body[i]! > 0x7f) return true;
+  return false;
+}
