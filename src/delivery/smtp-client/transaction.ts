@@ -1,0 +1,169 @@
+/**
+ * One mail transaction on an open session: [RSET] MAIL, RCPT..., DATA, body, final dot.
+ *
+ * In: the transport, the server's extensions, a validated OutboundTransaction. Out: a
+ * TransactionResult with every reply. With PIPELINING, MAIL + all RCPT + DATA go out in
+ * one write and the replies are matched in order (RFC 2920); without it, one command at
+ * a time, stopping after a refused MAIL and sending RSET instead of DATA when no
+ * recipient was accepted. The body goes through DotStuffer with backpressure.
+ *
+ * Failure: refusals (4xx/5xx to MAIL, RCPT, DATA, the dot) are results, not errors.
+ * Session failures reject with SmtpClientError: timeouts, closes, a refused RSET,
+ * replies of the wrong class (e.g. 250 to DATA), 354 when no recipient was accepted.
+ * After any rejection the session is unusable. Replies are UNTRUSTED.
+ */
+import type { SmtpReply } from '../../contracts/status.ts';
+import { DotStuffer } from '../../protocol/dot-stuffer.ts';
+import { localRefusal, mailCommand, rcptCommand } from './commands.ts';
+import { describeReply, SmtpClientError, type SmtpClientPhase } from './errors.ts';
+import type { SmtpTransport } from './transport.ts';
+import type { ClientTimeouts, OutboundTransaction, RecipientResult, TransactionResult } from './types.ts';
+
+/** Body bytes handed to the socket per write. */
+const WRITE_SLICE = 64 * 1024;
+
+export interface TransactionContext {
+  readonly transport: SmtpTransport;
+  readonly extensions: ReadonlyMap<string, string>;
+  readonly timeouts: ClientTimeouts;
+  /** Not the first transaction on this connection: reset the session first. */
+  readonly resetFirst: boolean;
+  /** Called once MAIL has been written (the per-connection message counter). */
+  readonly onMailSent: () => void;
+}
+
+export interface TransactionOutcome {
+  readonly result: TransactionResult;
+  /** The session cannot carry another transaction (e.g. 354 with no recipients, a 421). */
+  readonly sessionBroken: boolean;
+}
+
+function wrongClass(phase: SmtpClientPhase, reply: SmtpReply): SmtpClientError {
+  return new SmtpClientError({
+    code: 'PROTOCOL',
+    phase,
+    message: `unexpected reply during ${phase}: ${describeReply(reply)}`,
+    reply,
+    temporary: true,
+  });
+}
+
+/** 2xx -> true, 4xx/5xx -> false, anything else is a protocol error. */
+function accepted(phase: SmtpClientPhase, reply: SmtpReply): boolean {
+  const kind = Math.floor(reply.code / 100);
+  if (kind === 2) return true;
+  if (kind === 4 || kind === 5) return false;
+  throw wrongClass(phase, reply);
+}
+
+export async function runTransaction(
+  ctx: TransactionContext,
+  tx: OutboundTransaction,
+): Promise<TransactionOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  const refusal = localRefusal(tx, ctx.extensions);
+  if (refusal) {
+    const recipients = tx.recipients.map((r) => ({ address: r.address, reply: refusal, accepted: false }));
+    return {
+      result: { mail: refusal, recipients, durationMs: elapsed(), local: true },
+      sessionBroken: false,
+    };
+  }
+  const { transport, timeouts } = ctx;
+  if (ctx.resetFirst) {
+    await transport.sendCommands(['RSET'], 'rset', timeouts.mailMs);
+    const reply = await transport.readReply('rset', timeouts.mailMs);
+    if (!accepted('rset', reply)) {
+      throw new SmtpClientError({
+        code: 'REJECTED',
+        phase: 'rset',
+        message: `RSET refused: ${describeReply(reply)}`,
+        reply,
+      });
+    }
+  }
+
+  const mailLine = mailCommand(tx, ctx.extensions);
+  const rcptLines = tx.recipients.map((r) => rcptCommand(r, ctx.extensions));
+  const pipelining = ctx.extensions.has('PIPELINING');
+  let broken = false;
+  const note = (reply: SmtpReply): SmtpReply => {
+    if (reply.code === 421) broken = true; // the server is closing the session
+    return reply;
+  };
+
+  // MAIL (and with PIPELINING, everything up to DATA in the same write).
+  await transport.sendCommands(
+    pipelining ? [mailLine, ...rcptLines, 'DATA'] : [mailLine],
+    'mail',
+    timeouts.mailMs,
+  );
+  ctx.onMailSent();
+  const mail = note(await transport.readReply('mail', timeouts.mailMs));
+  const mailOk = accepted('mail', mail);
+
+  // After a refused MAIL the RCPT replies (503s) say nothing useful: recipients get MAIL's reply.
+  // After a 421 the server is closing: later replies will never come, so none are awaited.
+  let stopReply: SmtpReply | undefined = mailOk ? undefined : mail;
+  const recipients: RecipientResult[] = [];
+  for (let i = 0; i < tx.recipients.length; i++) {
+    const address = tx.recipients[i]!.address;
+    if (stopReply && (!pipelining || broken)) {
+      recipients.push({ address, reply: stopReply, accepted: false });
+      continue;
+    }
+    if (!pipelining) await transport.sendCommands([rcptLines[i]!], 'rcpt', timeouts.rcptMs);
+    const reply = note(await transport.readReply('rcpt', timeouts.rcptMs));
+    const ok = accepted('rcpt', reply);
+    if (reply.code === 421) stopReply = reply;
+    recipients.push({ address, reply: stopReply ?? reply, accepted: !stopReply && ok });
+  }
+  const anyAccepted = recipients.some((r) => r.accepted);
+  const result = (data?: SmtpReply): TransactionOutcome => ({
+    result: data
+      ? { mail, recipients, data, durationMs: elapsed() }
+      : { mail, recipients, durationMs: elapsed() },
+    sessionBroken: broken,
+  });
+  if (broken) {
+    transport.destroy();
+    return result();
+  }
+
+  if (!anyAccepted) {
+    if (pipelining) {
+      // DATA went out with the rest; RFC 2920 says the server must refuse it now.
+      const dataReply = note(await transport.readReply('data', timeouts.dataInitMs));
+      if (Math.floor(dataReply.code / 100) === 3) {
+        // A broken server is waiting for a body nobody should get: drop the session.
+        transport.destroy();
+        return { ...result(), sessionBroken: true };
+      }
+      accepted('data', dataReply);
+    } else if (mailOk) {
+      await transport.sendCommands(['RSET'], 'rset', timeouts.mailMs);
+      const reset = await transport.readReply('rset', timeouts.mailMs);
+      if (!accepted('rset', reset)) broken = true;
+    }
+    return result();
+  }
+
+  if (!pipelining) await transport.sendCommands(['DATA'], 'data', timeouts.dataInitMs);
+  const dataReply = note(await transport.readReply('data', timeouts.dataInitMs));
+  const dataKind = Math.floor(dataReply.code / 100);
+  if (dataKind === 4 || dataKind === 5) return result(dataReply);
+  if (dataKind !== 3) throw wrongClass('data', dataReply);
+
+  // The final reply is expected from now on, so an early reply (say 552 mid-body) is kept, not an error.
+  transport.expectReply();
+  const stuffer = new DotStuffer();
+  for (let offset = 0; offset < tx.body.length; offset += WRITE_SLICE) {
+    const slice = tx.body.subarray(offset, offset + WRITE_SLICE);
+    await transport.writeData(stuffer.push(slice), 'data', timeouts.dataBlockMs);
+  }
+  await transport.writeData(stuffer.end(), 'data', timeouts.dataBlockMs);
+  const final = note(await transport.readReply('data-term', timeouts.dataTermMs));
+  accepted('data-term', final);
+  return result(final);
+}
