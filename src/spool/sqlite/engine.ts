@@ -1,0 +1,290 @@
+/**
+ * The SQLite spool engine: runs batches of requests against one connection, with
+ * every write of a batch in ONE transaction and ONE sync (group commit).
+ *
+ * In: a batch of `Request`s (the worker drains everything that arrived; the
+ * in-process transport collects one turn of the event loop). Out: one `Reply` per
+ * request, sent only after the transaction that holds its writes has committed.
+ * Synchronous and blocking by design: it runs in a worker thread by default.
+ *
+ * Failure handling:
+ *  - Each write request runs in its own savepoint. A request that fails while the
+ *    transaction survives is rolled back alone and rejected; the others go on.
+ *  - If SQLite drops the whole transaction (I/O, disk full) or COMMIT fails,
+ *    every request whose writes were in it is rejected with that error; nothing is
+ *    retried. The next request starts a fresh transaction on the same connection.
+ *  - SQLITE_FULL / ENOSPC map to `full` (SPOOL_FULL), everything else to `io`.
+ * No untrusted input beyond bound parameters (see write-ops.ts, read-ops.ts).
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import {
+  EngineError,
+  type LogRecord,
+  OP_KIND,
+  type Reply,
+  type ReplyBatch,
+  type Request,
+  type WireError,
+} from './protocol.ts';
+import { ReadOps } from './read-ops.ts';
+import { configureConnection, migrate } from './schema.ts';
+import { WriteOps } from './write-ops.ts';
+
+export interface EngineOptions {
+  readonly dataDir: string;
+  /** Upper bound on the database file; growth beyond it fails as SPOOL_FULL. */
+  readonly maxDatabaseBytes?: number;
+}
+
+export const DATABASE_FILE = 'spool.sqlite';
+
+const SQLITE_FULL = 13;
+
+interface OpenState {
+  readonly db: DatabaseSync;
+  readonly writes: WriteOps;
+  readonly reads: ReadOps;
+}
+
+export function toWireError(error: unknown): WireError {
+  if (error instanceof EngineError) return { kind: error.kind, message: error.message };
+  const { errcode, code, message } = (error ?? {}) as {
+    errcode?: unknown;
+    code?: unknown;
+    message?: unknown;
+  };
+  const text = typeof message === 'string' ? message : String(error);
+  const sqliteCode = typeof errcode === 'number' ? errcode : undefined;
+  if ((sqliteCode !== undefined && (sqliteCode & 0xff) === SQLITE_FULL) || code === 'ENOSPC') {
+    return { kind: 'full', message: text, sqliteCode };
+  }
+  return sqliteCode === undefined ? { kind: 'io', message: text } : { kind: 'io', message: text, sqliteCode };
+}
+
+export class SqliteEngine {
+  readonly #options: EngineOptions;
+  #state: OpenState | undefined;
+  #closed = false;
+  #groups = 0;
+  #items = 0;
+  #logs: LogRecord[] = [];
+
+  constructor(options: EngineOptions) {
+    this.#options = options;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  runBatch(requests: readonly Request[]): ReplyBatch {
+    const replies: Reply[] = [];
+    let writes: Request[] = [];
+    let reads: Request[] = [];
+    const flush = (): void => {
+      if (writes.length > 0) this.#runWrites(writes, replies);
+      for (const request of reads) replies.push(this.#runRead(request));
+      writes = [];
+      reads = [];
+    };
+    for (const request of requests) {
+      const kind = OP_KIND[request.op];
+      if (kind === 'control') {
+        flush();
+        replies.push(this.#runControl(request));
+      } else if (kind === 'write') {
+        writes.push(request);
+      } else {
+        reads.push(request);
+      }
+    }
+    flush();
+    const logs = this.#logs;
+    this.#logs = [];
+    return { replies, groups: this.#groups, items: this.#items, logs };
+  }
+
+  #runControl(request: Request): Reply {
+    try {
+      if (request.op === 'open') this.#open();
+      else if (request.op === 'close') this.#close();
+      else throw new EngineError('invalid', `not a control op: ${request.op}`);
+      return { id: request.id, ok: true, value: undefined };
+    } catch (error) {
+      return { id: request.id, ok: false, error: toWireError(error) };
+    }
+  }
+
+  #open(): void {
+    if (this.#closed) throw new EngineError('closed', 'spool closed');
+    if (this.#state !== undefined) return;
+    mkdirSync(this.#options.dataDir, { recursive: true });
+    const path = join(this.#options.dataDir, DATABASE_FILE);
+    const db = new DatabaseSync(path, { timeout: 0 });
+    try {
+      configureConnection(db, this.#options.maxDatabaseBytes);
+      const before = migrate(db);
+      const writes = new WriteOps(db);
+      db.exec('BEGIN IMMEDIATE');
+      let released: number;
+      try {
+        released = writes.releaseAllLeases();
+        db.exec('COMMIT');
+      } catch (error) {
+        if (db.isTransaction) db.exec('ROLLBACK');
+        throw error;
+      }
+      this.#state = { db, writes, reads: new ReadOps(db) };
+      this.#logs.push({
+        msg: 'spool opened',
+        extra: { path, schemaBefore: before, leasesReleased: released },
+      });
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  #close(): void {
+    this.#closed = true;
+    const state = this.#state;
+    this.#state = undefined;
+    if (state === undefined) return;
+    try {
+      state.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      this.#logs.push({ msg: 'spool checkpoint at close failed', extra: { error: toWireError(error) } });
+    }
+    state.db.close();
+  }
+
+  #runRead(request: Request): Reply {
+    const state = this.#state;
+    if (state === undefined) return this.#notOpen(request);
+    try {
+      return { id: request.id, ok: true, value: this.#read(state.reads, request) };
+    } catch (error) {
+      return { id: request.id, ok: false, error: toWireError(error) };
+    }
+  }
+
+  #read(reads: ReadOps, request: Request): unknown {
+    switch (request.op) {
+      case 'getMessage':
+        return reads.getMessage(...request.args);
+      case 'readBody':
+        return reads.readBody(...request.args);
+      case 'list':
+        return reads.list(...request.args);
+      case 'eventsSince':
+        return reads.eventsSince(...request.args);
+      case 'stats':
+        return reads.stats();
+      default:
+        throw new EngineError('invalid', `not a read op: ${request.op}`);
+    }
+  }
+
+  #write(writes: WriteOps, request: Request): unknown {
+    switch (request.op) {
+      case 'commit':
+        return writes.commit(...request.args);
+      case 'claimDue':
+        return writes.claimDue(...request.args);
+      case 'update':
+        return writes.update(...request.args);
+      case 'release':
+        return writes.release(...request.args);
+      case 'setHeld':
+        return writes.setHeld(...request.args);
+      case 'retryNow':
+        return writes.retryNow(...request.args);
+      default:
+        throw new EngineError('invalid', `not a write op: ${request.op}`);
+    }
+  }
+
+  #notOpen(request: Request): Reply {
+    return { id: request.id, ok: false, error: { kind: 'closed', message: 'spool not open' } };
+  }
+
+  /**
+   * Applies `requests` in as few transactions as possible (one unless SQLite
+   * drops a transaction midway) and pushes a reply for each.
+   */
+  #runWrites(requests: readonly Request[], replies: Reply[]): void {
+    const state = this.#state;
+    if (state === undefined) {
+      for (const request of requests) replies.push(this.#notOpen(request));
+      return;
+    }
+    const { db, writes } = state;
+    let next = 0;
+    while (next < requests.length) {
+      const applied: { id: number; value: unknown }[] = [];
+      try {
+        db.exec('BEGIN IMMEDIATE');
+      } catch (error) {
+        // Cannot even start: fail what is left of this batch.
+        const wire = toWireError(error);
+        this.#log('spool transaction could not start', wire);
+        for (const request of requests.slice(next)) replies.push({ id: request.id, ok: false, error: wire });
+        return;
+      }
+      let lost: WireError | undefined;
+      for (; next < requests.length && lost === undefined; next++) {
+        const request = requests[next]!;
+        db.exec('SAVEPOINT request');
+        try {
+          const value = this.#write(writes, request);
+          db.exec('RELEASE request');
+          applied.push({ id: request.id, value });
+        } catch (error) {
+          const wire = toWireError(error);
+          replies.push({ id: request.id, ok: false, error: wire });
+          if (db.isTransaction) {
+            try {
+              db.exec('ROLLBACK TO request');
+              db.exec('RELEASE request');
+              continue;
+            } catch (rollbackError) {
+              this.#log('spool savepoint rollback failed', toWireError(rollbackError));
+            }
+          }
+          lost = wire;
+        }
+      }
+      if (lost === undefined) {
+        try {
+          db.exec('COMMIT');
+        } catch (error) {
+          lost = toWireError(error);
+        }
+      }
+      if (lost !== undefined) {
+        this.#log('spool transaction rolled back', lost, applied.length);
+        this.#rollbackQuietly(db);
+        for (const done of applied) replies.push({ id: done.id, ok: false, error: lost });
+        continue;
+      }
+      this.#groups += 1;
+      this.#items += applied.length;
+      for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
+    }
+  }
+
+  #rollbackQuietly(db: DatabaseSync): void {
+    if (!db.isTransaction) return;
+    try {
+      db.exec('ROLLBACK');
+    } catch (error) {
+      this.#log('spool rollback failed', toWireError(error));
+    }
+  }
+
+  #log(msg: string, error: WireError, requests?: number): void {
+    this.#logs.push({ msg, extra: requests === undefined ? { error } : { error, requests } });
+  }
+}

@@ -1,0 +1,335 @@
+/**
+ * The embedded SQLite spool: `createSqliteSpool` returns a `Spool` whose SQLite
+ * work runs in a worker thread (default) or in-process, with group commit.
+ *
+ * In: `SqliteSpoolOptions`; the database is `<dataDir>/spool.sqlite` (WAL,
+ * synchronous=FULL, exclusively locked: one spool per data dir). Out: the `Spool`
+ * contract (contracts/spool.ts) plus `commitGroups()` for observing group sizes.
+ * Fails with typed errors only: SPOOL_FULL (SQLITE_FULL/ENOSPC or the size cap),
+ * SPOOL_IO (any other storage error, a bad argument, a dead worker), SPOOL_CLOSED
+ * (before `open()` resolved or after `close()` began), NOT_FOUND (`readBody`).
+ *
+ * Ownership: in worker mode `commit` TRANSFERS `message.body`'s ArrayBuffer to the
+ * worker when the Uint8Array spans it whole (no copy); the caller's array is then
+ * detached (length 0) and must not be used again. Otherwise the body is copied once.
+ * Handles no peer input itself; values are stored through bound parameters.
+ */
+import { statfs } from 'node:fs/promises';
+import { isMarkedAsUntransferable } from 'node:worker_threads';
+import type { LifecycleEvent } from '../../contracts/events.ts';
+import type {
+  ClaimedRecipient,
+  ClaimRequest,
+  CommitOptions,
+  ListFilter,
+  NewMessage,
+  RecipientUpdate,
+  Spool,
+  SpoolStats,
+  StoredMessage,
+} from '../../contracts/spool.ts';
+import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
+import type { EngineOptions } from './engine.ts';
+import { fromWireError, type Op, type OpTable, type ReplyBatch, type Request } from './protocol.ts';
+import { InProcessTransport, type Transport, WorkerTransport } from './transport.ts';
+import {
+  checkClaim,
+  checkCommit,
+  checkEventsSince,
+  checkId,
+  checkKeys,
+  checkList,
+  checkTime,
+  checkUpdates,
+} from './validate.ts';
+
+export interface SqliteSpoolOptions {
+  readonly dataDir: string;
+  /** Run SQLite on the calling thread (debugging, tests). Default: a worker thread. */
+  readonly inProcess?: boolean;
+  readonly log?: (msg: string, extra?: object) => void;
+  /** Cap on the database size; growth past it fails commits with SPOOL_FULL. */
+  readonly maxDatabaseBytes?: number;
+}
+
+export interface CommitGroups {
+  /** Write transactions committed (each one sync). */
+  readonly groups: number;
+  /** Write requests (commits, updates, claims, ...) those transactions carried. */
+  readonly items: number;
+}
+
+export type SqliteSpool = Spool & { commitGroups(): CommitGroups };
+
+const FREE_BYTES_CACHE_MS = 1_000;
+
+type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
+
+interface Pending {
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+/** The body to send and what to transfer: the caller's buffer when it is whole, else one copy. */
+function bodyForWorker(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
+  const { buffer, byteOffset, byteLength } = body;
+  if (
+    buffer instanceof ArrayBuffer &&
+    byteOffset === 0 &&
+    byteLength === buffer.byteLength &&
+    !isMarkedAsUntransferable(buffer)
+  ) {
+    return { body, transfer: [buffer] };
+  }
+  const copy = new Uint8Array(body);
+  return { body: copy, transfer: [copy.buffer] };
+}
+
+class SqliteSpoolFront implements SqliteSpool {
+  readonly #options: SqliteSpoolOptions;
+  #state: State = 'new';
+  #failure: Error | undefined;
+  #transport: Transport | undefined;
+  readonly #pending = new Map<number, Pending>();
+  #nextId = 1;
+  #groups: CommitGroups = { groups: 0, items: 0 };
+  #idleWaiters: (() => void)[] = [];
+  #opening: Promise<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #free: { at: number; value: number } | undefined;
+  #freeInFlight: Promise<number> | undefined;
+
+  constructor(options: SqliteSpoolOptions) {
+    this.#options = options;
+  }
+
+  commitGroups(): CommitGroups {
+    return this.#groups;
+  }
+
+  open(): Promise<void> {
+    if (this.#state === 'open') return Promise.resolve();
+    if (this.#state === 'opening' && this.#opening !== undefined) return this.#opening;
+    if (this.#state !== 'new') return Promise.reject(spoolClosed());
+    this.#state = 'opening';
+    this.#opening = this.#doOpen();
+    return this.#opening;
+  }
+
+  async #doOpen(): Promise<void> {
+    const engineOptions: EngineOptions = {
+      dataDir: this.#options.dataDir,
+      ...(this.#options.maxDatabaseBytes === undefined
+        ? {}
+        : { maxDatabaseBytes: this.#options.maxDatabaseBytes }),
+    };
+    const events = {
+      onBatch: (batch: ReplyBatch) => this.#onBatch(batch),
+      onFailure: (error: Error) => this.#onFailure(error),
+    };
+    const transport = this.#options.inProcess
+      ? new InProcessTransport(engineOptions, events)
+      : new WorkerTransport(engineOptions, events);
+    this.#transport = transport;
+    try {
+      await this.#send('open', [], []);
+      this.#state = 'open';
+    } catch (error) {
+      this.#transport = undefined;
+      this.#state = 'new';
+      await transport.shutdown();
+      throw error;
+    } finally {
+      this.#opening = undefined;
+    }
+  }
+
+  async commit(message: NewMessage, options?: CommitOptions): Promise<void> {
+    this.#checked(() => checkCommit(message, options?.claimFor?.leaseMs));
+    this.#ensureOpen();
+    const { body, transfer } = this.#options.inProcess
+      ? { body: message.body, transfer: [] }
+      : bodyForWorker(message.body);
+    await this.#send('commit', [{ ...message, body }, options], transfer);
+  }
+
+  async getMessage(id: string): Promise<StoredMessage | undefined> {
+    this.#checked(() => checkId(id, 'message id'));
+    return this.#call('getMessage', [id]);
+  }
+
+  async readBody(id: string): Promise<Uint8Array> {
+    this.#checked(() => checkId(id, 'message id'));
+    return this.#call('readBody', [id]);
+  }
+
+  async claimDue(request: ClaimRequest): Promise<ClaimedRecipient[]> {
+    this.#checked(() => checkClaim(request));
+    return this.#call('claimDue', [request]);
+  }
+
+  async update(updates: readonly RecipientUpdate[], events?: readonly LifecycleEvent[]): Promise<void> {
+    this.#checked(() => checkUpdates(updates));
+    await this.#call('update', [updates, events]);
+  }
+
+  async release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void> {
+    this.#checked(() => checkKeys(keys));
+    await this.#call('release', [owner, keys]);
+  }
+
+  async setHeld(messageId: string, held: boolean): Promise<number> {
+    this.#checked(() => checkId(messageId, 'message id'));
+    return this.#call('setHeld', [messageId, held]);
+  }
+
+  async retryNow(messageId: string, now: number): Promise<number> {
+    this.#checked(() => {
+      checkId(messageId, 'message id');
+      checkTime(now, 'now');
+    });
+    return this.#call('retryNow', [messageId, now]);
+  }
+
+  async list(filter: ListFilter): Promise<StoredMessage[]> {
+    this.#checked(() => checkList(filter));
+    return this.#call('list', [filter]);
+  }
+
+  async eventsSince(after: number, limit: number): Promise<LifecycleEvent[]> {
+    this.#checked(() => checkEventsSince(after, limit));
+    return this.#call('eventsSince', [after, limit]);
+  }
+
+  async stats(): Promise<SpoolStats> {
+    return this.#call('stats', []);
+  }
+
+  async freeBytes(): Promise<number> {
+    this.#ensureOpen();
+    const cached = this.#free;
+    if (cached !== undefined && Date.now() - cached.at < FREE_BYTES_CACHE_MS) return cached.value;
+    this.#freeInFlight ??= statfs(this.#options.dataDir)
+      .then((fs) => {
+        const value = fs.bavail * fs.bsize;
+        this.#free = { at: Date.now(), value };
+        return value;
+      })
+      .finally(() => {
+        this.#freeInFlight = undefined;
+      });
+    try {
+      return await this.#freeInFlight;
+    } catch (error) {
+      throw spoolIo(error);
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#doClose();
+    return this.#closing;
+  }
+
+  async #doClose(): Promise<void> {
+    if (this.#opening !== undefined) await this.#opening.catch(() => undefined);
+    const transport = this.#transport;
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closing';
+    await this.#idle();
+    if (transport !== undefined) {
+      if (wasOpen) {
+        try {
+          await this.#send('close', [], []);
+        } catch (error) {
+          this.#log('spool close failed', { error: String(error) });
+        }
+      }
+      await transport.shutdown();
+    }
+    this.#transport = undefined;
+    this.#state = 'closed';
+  }
+
+  #checked(check: () => void): void {
+    try {
+      check();
+    } catch (error) {
+      throw spoolIo(error);
+    }
+  }
+
+  #ensureOpen(): void {
+    if (this.#state === 'open') return;
+    if (this.#state === 'failed') throw spoolIo(this.#failure);
+    throw spoolClosed();
+  }
+
+  #call<K extends Op>(op: K, args: OpTable[K]['args']): Promise<OpTable[K]['result']> {
+    this.#ensureOpen();
+    return this.#send(op, args, []);
+  }
+
+  #send<K extends Op>(
+    op: K,
+    args: OpTable[K]['args'],
+    transfer: readonly ArrayBuffer[],
+  ): Promise<OpTable[K]['result']> {
+    const transport = this.#transport;
+    if (transport === undefined) return Promise.reject(spoolClosed());
+    const id = this.#nextId++;
+    const { promise, resolve, reject } = Promise.withResolvers<OpTable[K]['result']>();
+    this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    if (this.#pending.size === 1) transport.setActive(true);
+    try {
+      transport.send({ id, op, args } as Request, transfer);
+    } catch (error) {
+      this.#settled(id);
+      reject(spoolIo(error));
+    }
+    return promise;
+  }
+
+  #settled(id: number): Pending | undefined {
+    const entry = this.#pending.get(id);
+    this.#pending.delete(id);
+    if (this.#pending.size === 0) {
+      this.#transport?.setActive(false);
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+    return entry;
+  }
+
+  #idle(): Promise<void> {
+    if (this.#pending.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  #onBatch(batch: ReplyBatch): void {
+    this.#groups = { groups: batch.groups, items: batch.items };
+    for (const record of batch.logs) this.#log(record.msg, record.extra);
+    for (const reply of batch.replies) {
+      const entry = this.#settled(reply.id);
+      if (entry === undefined) continue;
+      if (reply.ok) entry.resolve(reply.value);
+      else entry.reject(fromWireError(reply.error));
+    }
+  }
+
+  #onFailure(error: Error): void {
+    if (this.#state === 'closed' || this.#state === 'failed') return;
+    this.#log('spool engine failed', { error: String(error) });
+    if (this.#state !== 'closing') this.#state = 'failed';
+    this.#failure = error;
+    for (const id of [...this.#pending.keys()]) this.#settled(id)?.reject(spoolIo(error));
+  }
+
+  #log(msg: string, extra?: object): void {
+    this.#options.log?.(msg, extra);
+  }
+}
+
+export function createSqliteSpool(options: SqliteSpoolOptions): SqliteSpool {
+  return new SqliteSpoolFront(options);
+}

@@ -1,0 +1,154 @@
+/**
+ * The request/reply messages between the SQLite spool front (index.ts) and its
+ * engine (engine.ts), whether the engine runs in a worker thread or in-process.
+ *
+ * Types plus two small pure helpers. Values crossing the worker boundary are
+ * structured-cloned, so errors travel as `WireError` records and are turned back
+ * into typed `MxError`s on the main thread by `fromWireError`.
+ */
+
+import type { LifecycleEvent } from '../../contracts/events.ts';
+import type {
+  ClaimedRecipient,
+  ClaimRequest,
+  CommitOptions,
+  ListFilter,
+  NewMessage,
+  RecipientUpdate,
+  SpoolStats,
+  StoredMessage,
+} from '../../contracts/spool.ts';
+import { type MxError, notFound, spoolClosed, spoolFull, spoolIo } from '../../protocol/errors.ts';
+
+export interface RecipientKey {
+  readonly messageId: string;
+  readonly index: number;
+}
+
+/** Every operation the engine serves: its arguments and its result. */
+export interface OpTable {
+  open: { args: []; result: undefined };
+  close: { args: []; result: undefined };
+  commit: { args: [message: NewMessage, options: CommitOptions | undefined]; result: undefined };
+  getMessage: { args: [id: string]; result: StoredMessage | undefined };
+  readBody: { args: [id: string]; result: Uint8Array };
+  claimDue: { args: [request: ClaimRequest]; result: ClaimedRecipient[] };
+  update: {
+    args: [updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined];
+    result: undefined;
+  };
+  release: { args: [owner: string, keys: readonly RecipientKey[]]; result: undefined };
+  setHeld: { args: [messageId: string, held: boolean]; result: number };
+  retryNow: { args: [messageId: string, now: number]; result: number };
+  list: { args: [filter: ListFilter]; result: StoredMessage[] };
+  eventsSince: { args: [after: number, limit: number]; result: LifecycleEvent[] };
+  stats: { args: []; result: SpoolStats };
+}
+
+export type Op = keyof OpTable;
+
+/**
+ * How the engine schedules each op: `control` runs alone, `write` joins the
+ * batch's single transaction (one sync for all), `read` runs after it commits.
+ */
+export const OP_KIND: Readonly<Record<Op, 'control' | 'write' | 'read'>> = {
+  open: 'control',
+  close: 'control',
+  commit: 'write',
+  claimDue: 'write',
+  update: 'write',
+  release: 'write',
+  setHeld: 'write',
+  retryNow: 'write',
+  getMessage: 'read',
+  readBody: 'read',
+  list: 'read',
+  eventsSince: 'read',
+  stats: 'read',
+};
+
+export type Request = {
+  [K in Op]: { readonly id: number; readonly op: K; readonly args: OpTable[K]['args'] };
+}[Op];
+
+export type WireErrorKind = 'full' | 'io' | 'not-found' | 'invalid' | 'closed';
+
+export interface WireError {
+  readonly kind: WireErrorKind;
+  readonly message: string;
+  /** SQLite extended result code, when the error came from SQLite. */
+  readonly sqliteCode?: number;
+}
+
+export type Reply =
+  | { readonly id: number; readonly ok: true; readonly value: unknown }
+  | { readonly id: number; readonly ok: false; readonly error: WireError };
+
+export interface LogRecord {
+  readonly msg: string;
+  readonly extra?: object;
+}
+
+/** What the engine answers for one batch of requests. */
+export interface ReplyBatch {
+  readonly replies: Reply[];
+  /** Totals since open: write transactions and the write requests they carried. */
+  readonly groups: number;
+  readonly items: number;
+  readonly logs: LogRecord[];
+}
+
+/** A batch never holds more than this many requests or body bytes (the rest waits). */
+export const BATCH_LIMITS = { requests: 1024, bodyBytes: 64 * 1024 * 1024 } as const;
+
+/** Body bytes a request carries into a batch (only commits carry any). */
+export function requestBytes(request: Request): number {
+  return request.op === 'commit' ? request.args[0].body.byteLength : 0;
+}
+
+/**
+ * How many requests from the front of `queue` form the next batch: at least one,
+ * then as many as fit under `BATCH_LIMITS`.
+ */
+export function batchLength(queue: readonly Request[]): number {
+  let bytes = 0;
+  let count = 0;
+  for (const request of queue) {
+    bytes += requestBytes(request);
+    if (count > 0 && (count >= BATCH_LIMITS.requests || bytes > BATCH_LIMITS.bodyBytes)) break;
+    count += 1;
+  }
+  return count;
+}
+
+/** Turns an engine-side error record into the typed error callers see. */
+export function fromWireError(error: WireError): MxError {
+  const cause = Object.assign(new Error(error.message), { sqliteCode: error.sqliteCode });
+  switch (error.kind) {
+    case 'full':
+      return spoolFull(cause);
+    case 'io':
+      return spoolIo(cause);
+    case 'not-found':
+      return notFound(error.message);
+    case 'invalid':
+      return spoolIo(new TypeError(error.message));
+    case 'closed':
+      return spoolClosed();
+    default: {
+      const unknownKind: never = error.kind;
+      return spoolIo(new Error(`unknown error kind ${String(unknownKind)}`));
+    }
+  }
+}
+
+/** An engine-side failure that is not a storage error (bad input, missing row). */
+export class EngineError extends Error {
+  readonly kind: WireErrorKind;
+
+  constructor(kind: WireErrorKind, message: string) {
+    super(message);
+    this.name = 'EngineError';
+    this.kind = kind;
+  }
+}

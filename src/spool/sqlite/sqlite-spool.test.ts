@@ -1,0 +1,185 @@
+/**
+ * Tests for the SQLite spool: the shared conformance suite in worker and
+ * in-process modes, then what only this backend promises (durability across
+ * reopen, leases released at open, group commit, exclusive data dir, size cap,
+ * schema and the claim index, body transfer to the worker).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { describe, it } from 'node:test';
+import { spoolConformance } from '../conformance.ts';
+import { makeMessage, patternBytes, receivedEvent, rejectsWith, T0 } from '../conformance-fixtures.ts';
+import { createSqliteSpool, type SqliteSpool, type SqliteSpoolOptions } from './index.ts';
+import { claimSql } from './write-ops.ts';
+
+async function tempDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'mxpress-spool-'));
+}
+
+function factory(inProcess: boolean) {
+  return async () => {
+    const dir = await tempDir();
+    return {
+      spool: createSqliteSpool({ dataDir: join(dir, 'data'), inProcess }),
+      cleanup: () => rm(dir, { recursive: true, force: true }),
+    };
+  };
+}
+
+spoolConformance('sqlite (worker thread)', factory(false));
+spoolConformance('sqlite (in-process)', factory(true));
+
+/** Runs `body` with a temp dir; `open` makes opened spools that are all closed afterwards. */
+async function withDir(
+  body: (dir: string, open: (extra?: Partial<SqliteSpoolOptions>) => Promise<SqliteSpool>) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir();
+  const spools: SqliteSpool[] = [];
+  const open = async (extra: Partial<SqliteSpoolOptions> = {}) => {
+    const spool = createSqliteSpool({ dataDir: dir, ...extra });
+    spools.push(spool);
+    await spool.open();
+    return spool;
+  };
+  try {
+    await body(dir, open);
+  } finally {
+    for (const spool of spools) await spool.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('sqlite spool specifics', () => {
+  for (const inProcess of [false, true]) {
+    const mode = inProcess ? 'in-process' : 'worker';
+    it(`${mode}: committed messages survive close and reopen; open frees all leases`, async () => {
+      await withDir(async (_dir, open) => {
+        const first = await open({ inProcess });
+        const messages = Array.from({ length: 20 }, (_, i) =>
+          makeMessage({ body: patternBytes(5000, i + 1) }),
+        );
+        const expected = messages.map((m) => Uint8Array.from(m.body));
+        await Promise.all(
+          messages.map((m) => first.commit(m, { claimFor: { owner: 'node-a', leaseMs: 3_600_000 } })),
+        );
+        const now = Date.now();
+        assert.equal((await first.claimDue({ owner: 'node-a', now, limit: 100, leaseMs: 1000 })).length, 0);
+        await first.close();
+        const second = await open({ inProcess });
+        for (const [i, m] of messages.entries()) {
+          assert.ok(Buffer.from(await second.readBody(m.id)).equals(expected[i]!));
+        }
+        const claimed = await second.claimDue({ owner: 'node-b', now, limit: 100, leaseMs: 1000 });
+        assert.equal(claimed.length, 20, 'leases of the previous run were released at open');
+      });
+    });
+  }
+
+  it('group commit: concurrent commits share transactions', async () => {
+    for (const inProcess of [true, false]) {
+      await withDir(async (_dir, open) => {
+        const spool = await open({ inProcess });
+        const before = spool.commitGroups();
+        const messages = Array.from({ length: 200 }, () => makeMessage());
+        await Promise.all(messages.map((m) => spool.commit(m, { events: [receivedEvent(m)] })));
+        const after = spool.commitGroups();
+        const items = after.items - before.items;
+        const groups = after.groups - before.groups;
+        assert.equal(items, 200);
+        // In-process, one turn of the event loop is one batch; the worker drains what has arrived.
+        if (inProcess) assert.equal(groups, 1);
+        else assert.ok(groups >= 1 && groups < 100, `groups=${groups}`);
+      });
+    }
+  });
+
+  it('a second spool on the same data dir fails to open; the first keeps working', async () => {
+    await withDir(async (dir, open) => {
+      const first = await open();
+      const second = createSqliteSpool({ dataDir: dir });
+      await rejectsWith(second.open(), 'SPOOL_IO');
+      await second.close();
+      const m = makeMessage();
+      await first.commit(m);
+      assert.ok(await first.getMessage(m.id));
+    });
+  });
+
+  it('maxDatabaseBytes: growth past the cap is SPOOL_FULL and stores nothing; space freed is reused', async () => {
+    await withDir(async (_dir, open) => {
+      const logs: string[] = [];
+      const spool = await open({ maxDatabaseBytes: 2 * 1024 * 1024, log: (msg) => logs.push(msg) });
+      const committed: string[] = [];
+      let rejected: string | undefined;
+      for (let i = 0; i < 40 && rejected === undefined; i++) {
+        const m = makeMessage({ body: patternBytes(200_000, i + 1) });
+        try {
+          await spool.commit(m, { events: [receivedEvent(m)] });
+          committed.push(m.id);
+        } catch (error) {
+          await rejectsWith(Promise.reject(error), 'SPOOL_FULL');
+          rejected = m.id;
+        }
+      }
+      assert.ok(rejected !== undefined, 'the cap was reached');
+      assert.ok(committed.length >= 3, `committed ${committed.length}`);
+      assert.equal(await spool.getMessage(rejected), undefined);
+      const events = await spool.eventsSince(0, 1000);
+      assert.equal(events.length, committed.length);
+      // Delivering frees body pages; the same spool then accepts mail again.
+      await spool.update(
+        committed.map((messageId) => ({ messageId, index: 0, status: 'delivered' as const })),
+      );
+      const retry = makeMessage({ body: patternBytes(200_000, 99) });
+      await spool.commit(retry);
+      assert.ok(await spool.getMessage(retry.id));
+    });
+  });
+
+  it('worker mode takes a whole buffer without copying and copies a view', async () => {
+    await withDir(async (_dir, open) => {
+      const spool = await open();
+      const whole = makeMessage({ body: patternBytes(10_000, 5) });
+      await spool.commit(whole);
+      assert.equal(whole.body.byteLength, 0, 'the ArrayBuffer was transferred to the worker');
+      const backing = patternBytes(10_000, 6);
+      const view = makeMessage({ body: backing.subarray(10, 9_990) });
+      await spool.commit(view);
+      assert.equal(view.body.byteLength, 9_980, 'a view is copied and left usable');
+      assert.ok(Buffer.from(await spool.readBody(whole.id)).equals(patternBytes(10_000, 5)));
+    });
+  });
+
+  it('schema: version recorded, claimDue is an index range scan', async () => {
+    await withDir(async (dir, open) => {
+      const spool = await open();
+      await spool.commit(makeMessage());
+      await spool.close();
+      const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
+      try {
+        const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
+        assert.equal(version?.value, '1');
+        for (const excluding of [false, true]) {
+          const params = excluding ? [T0, '["a.test"]', 10] : [T0, 10];
+          const plan = db
+            .prepare(`EXPLAIN QUERY PLAN ${claimSql(excluding)}`)
+            .all(...params)
+            .map((row) => String(row.detail));
+          assert.ok(
+            plan.some((d) => d.includes('USING INDEX recipients_due (due_at<?)')),
+            plan.join(' | '),
+          );
+          // Only the json_each list of excluded domains may be scanned, never a table.
+          assert.ok(!plan.some((d) => d.startsWith('SCAN') && !d.includes('json_each')), plan.join(' | '));
+        }
+        const mode = db.prepare('PRAGMA journal_mode').get();
+        assert.equal(mode?.journal_mode, 'wal');
+      } finally {
+        db.close();
+      }
+    });
+  });
+});

@@ -1,0 +1,119 @@
+/**
+ * How the spool front reaches its engine: a worker thread (default) or the same
+ * thread (`inProcess`, for debugging and tests). Both batch requests the same way
+ * and answer with `ReplyBatch`es through `TransportEvents`.
+ *
+ * In: requests plus the buffers to transfer. Out: `onBatch` per engine batch,
+ * `onFailure` if the engine thread dies or throws. `shutdown` waits (bounded) for
+ * the thread to end after the engine answered `close`; without a `close` it
+ * terminates the thread at once.
+ * No untrusted input.
+ */
+import { Worker } from 'node:worker_threads';
+import { type EngineOptions, SqliteEngine } from './engine.ts';
+import { batchLength, type ReplyBatch, type Request } from './protocol.ts';
+
+export interface TransportEvents {
+  onBatch(batch: ReplyBatch): void;
+  onFailure(error: Error): void;
+}
+
+export interface Transport {
+  send(request: Request, transfer: readonly ArrayBuffer[]): void;
+  /** Keeps the process alive while requests are pending; lets it exit when idle. */
+  setActive(active: boolean): void;
+  shutdown(): Promise<void>;
+}
+
+const EXIT_TIMEOUT_MS = 10_000;
+
+export class WorkerTransport implements Transport {
+  readonly #worker: Worker;
+  readonly #exited: Promise<void>;
+  #closing = false;
+
+  constructor(options: EngineOptions, events: TransportEvents) {
+    this.#worker = new Worker(new URL('./worker.ts', import.meta.url), {
+      workerData: options,
+      name: 'mxpress-spool',
+    });
+    this.#worker.unref();
+    this.#worker.on('message', (batch: ReplyBatch) => events.onBatch(batch));
+    this.#worker.on('error', (error: Error) => events.onFailure(error));
+    this.#exited = new Promise((resolve) => {
+      this.#worker.once('exit', (code: number) => {
+        if (!this.#closing) events.onFailure(new Error(`spool worker exited (code ${code})`));
+        resolve();
+      });
+    });
+  }
+
+  send(request: Request, transfer: readonly ArrayBuffer[]): void {
+    if (request.op === 'close') this.#closing = true;
+    this.#worker.postMessage(request, [...transfer]);
+  }
+
+  setActive(active: boolean): void {
+    if (active) this.#worker.ref();
+    else this.#worker.unref();
+  }
+
+  async shutdown(): Promise<void> {
+    if (!this.#closing) {
+      // No `close` was sent (failed open, dead engine): nothing to wait for.
+      this.#closing = true;
+      await this.#worker.terminate();
+      await this.#exited;
+      return;
+    }
+    const timer = setTimeout(() => void this.#worker.terminate(), EXIT_TIMEOUT_MS);
+    try {
+      await this.#exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export class InProcessTransport implements Transport {
+  readonly #engine: SqliteEngine;
+  readonly #events: TransportEvents;
+  readonly #queue: Request[] = [];
+  #scheduled = false;
+
+  constructor(options: EngineOptions, events: TransportEvents) {
+    this.#engine = new SqliteEngine(options);
+    this.#events = events;
+  }
+
+  send(request: Request): void {
+    this.#queue.push(request);
+    this.#schedule();
+  }
+
+  setActive(): void {}
+
+  async shutdown(): Promise<void> {}
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    // One turn of the event loop collects the batch: every call made before it runs.
+    setImmediate(() => this.#drain());
+  }
+
+  #drain(): void {
+    this.#scheduled = false;
+    const batch = this.#queue.splice(0, batchLength(this.#queue));
+    if (batch.length === 0) return;
+    let result: ReplyBatch;
+    try {
+      result = this.#engine.runBatch(batch);
+    } catch (error) {
+      this.#events.onFailure(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    if (this.#queue.length > 0) this.#schedule();
+    this.#events.onBatch(result);
+  }
+}

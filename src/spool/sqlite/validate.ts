@@ -1,0 +1,102 @@
+/**
+ * Argument checks for spool calls, run on the caller's thread before a request
+ * is queued, so a bad call fails at once and never reaches a transaction.
+ *
+ * In: what a caller passed. Out: nothing, or a thrown `TypeError` naming the
+ * first problem (the spool turns it into a SPOOL_IO rejection). These are
+ * programming errors, not peer input: addresses were validated by protocol/.
+ * The limits here bound the work one request can put into one transaction.
+ */
+import type { ClaimRequest, ListFilter, NewMessage, RecipientUpdate } from '../../contracts/spool.ts';
+import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
+import type { RecipientKey } from './protocol.ts';
+import { ALL_STATUSES } from './schema.ts';
+
+export const LIMITS = {
+  recipientsPerMessage: 10_000,
+  updatesPerCall: 10_000,
+  claimLimit: 10_000,
+  listLimit: 1_000,
+  eventsLimit: 10_000,
+  idLength: 64,
+} as const;
+
+const STATUSES: ReadonlySet<string> = new Set(ALL_STATUSES);
+
+function fail(message: string): never {
+  throw new TypeError(message);
+}
+
+function checkId(id: unknown, what: string): void {
+  if (typeof id !== 'string' || id.length === 0 || id.length > LIMITS.idLength) fail(`bad ${what}: ${id}`);
+}
+
+function checkTime(value: unknown, what: string): void {
+  if (typeof value !== 'number' || !Number.isFinite(value)) fail(`bad ${what}: ${value}`);
+}
+
+function checkCount(value: unknown, max: number, what: string): void {
+  if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > max) {
+    fail(`bad ${what}: ${value} (1..${max})`);
+  }
+}
+
+function checkIndex(value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 0) fail(`bad recipient index: ${value}`);
+}
+
+export function checkCommit(message: NewMessage, leaseMs: number | undefined): void {
+  checkId(message.id, 'message id');
+  checkTime(message.receivedAt, 'receivedAt');
+  if (!(message.body instanceof Uint8Array)) fail('body must be a Uint8Array');
+  const count = message.envelope.recipients.length;
+  checkCount(count, LIMITS.recipientsPerMessage, 'recipient count');
+  if (message.initialStatus !== undefined) {
+    if (message.initialStatus.length !== count) fail('initialStatus must have one entry per recipient');
+    for (const status of message.initialStatus) {
+      if (!STATUSES.has(status)) fail(`bad status: ${status}`);
+    }
+  }
+  if (leaseMs !== undefined) checkTime(leaseMs, 'leaseMs');
+}
+
+export function checkClaim(request: ClaimRequest): void {
+  checkTime(request.now, 'now');
+  checkTime(request.leaseMs, 'leaseMs');
+  if (request.leaseMs <= 0) fail('leaseMs must be positive');
+  if (typeof request.owner !== 'string' || request.owner.length === 0) fail('owner is required');
+  checkCount(request.limit, LIMITS.claimLimit, 'claim limit');
+}
+
+export function checkUpdates(updates: readonly RecipientUpdate[]): void {
+  if (updates.length > LIMITS.updatesPerCall) fail(`too many updates: ${updates.length}`);
+  for (const u of updates) {
+    checkId(u.messageId, 'message id');
+    checkIndex(u.index);
+    if (!STATUSES.has(u.status)) fail(`bad status: ${u.status}`);
+    if (!FINAL_STATUSES.has(u.status as RecipientStatus)) checkTime(u.nextAttemptAt, 'nextAttemptAt');
+  }
+}
+
+export function checkKeys(keys: readonly RecipientKey[]): void {
+  if (keys.length > LIMITS.updatesPerCall) fail(`too many keys: ${keys.length}`);
+  for (const key of keys) {
+    checkId(key.messageId, 'message id');
+    checkIndex(key.index);
+  }
+}
+
+export function checkList(filter: ListFilter): void {
+  checkCount(filter.limit, LIMITS.listLimit, 'list limit');
+  if (filter.status !== undefined && !STATUSES.has(filter.status)) fail(`bad status: ${filter.status}`);
+  if (filter.since !== undefined) checkTime(filter.since, 'since');
+  if (filter.until !== undefined) checkTime(filter.until, 'until');
+  if (filter.before !== undefined) checkId(filter.before, 'cursor');
+}
+
+export function checkEventsSince(after: number, limit: number): void {
+  if (!Number.isInteger(after) || after < 0) fail(`bad event cursor: ${after}`);
+  checkCount(limit, LIMITS.eventsLimit, 'events limit');
+}
+
+export { checkId, checkTime };

@@ -1,0 +1,70 @@
+/**
+ * Worker-thread entry of the SQLite spool: owns the engine and its connection.
+ *
+ * In: `Request`s on the parent port; `workerData` is the `EngineOptions`.
+ * Out: one `ReplyBatch` message per batch, read bodies transferred (not copied).
+ * Group commit: every request that has arrived is drained synchronously with
+ * `receiveMessageOnPort`, so requests that queued up during the previous sync
+ * share the next one. After the engine answers `close`, the port is closed and
+ * the thread ends. A bug here throws out of the thread; the front sees the
+ * worker's `error`/`exit` and fails every pending call with SPOOL_IO.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type EngineOptions, SqliteEngine } from './engine.ts';
+import { BATCH_LIMITS, batchLength, type Reply, type Request, requestBytes } from './protocol.ts';
+
+const port = parentPort;
+if (port === null) throw new Error('spool worker must run in a worker thread');
+
+const engine = new SqliteEngine(workerData as EngineOptions);
+const backlog: Request[] = [];
+let backlogBytes = 0;
+let running = false;
+
+function takeWaiting(): void {
+  while (backlog.length < BATCH_LIMITS.requests && backlogBytes <= BATCH_LIMITS.bodyBytes) {
+    const received = receiveMessageOnPort(port!);
+    if (received === undefined) return;
+    const request = received.message as Request;
+    backlog.push(request);
+    backlogBytes += requestBytes(request);
+  }
+}
+
+/** Buffers of read bodies go back by transfer when the array owns them whole. */
+function transferables(replies: readonly Reply[]): ArrayBuffer[] {
+  const out: ArrayBuffer[] = [];
+  for (const reply of replies) {
+    if (!reply.ok || !(reply.value instanceof Uint8Array)) continue;
+    const { buffer, byteOffset, byteLength } = reply.value;
+    if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) {
+      out.push(buffer);
+    }
+  }
+  return out;
+}
+
+function drain(): void {
+  running = true;
+  try {
+    while (backlog.length > 0) {
+      takeWaiting();
+      const batch = backlog.splice(0, batchLength(backlog));
+      for (const request of batch) backlogBytes -= requestBytes(request);
+      const result = engine.runBatch(batch);
+      port!.postMessage(result, transferables(result.replies));
+      if (engine.closed) {
+        port!.close();
+        return;
+      }
+    }
+  } finally {
+    running = false;
+  }
+}
+
+port.on('message', (request: Request) => {
+  backlog.push(request);
+  backlogBytes += requestBytes(request);
+  if (!running) drain();
+});

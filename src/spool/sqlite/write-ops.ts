@@ -1,0 +1,260 @@
+/**
+ * The spool's write operations as synchronous SQLite statements.
+ *
+ * In: already validated requests (validate.ts). Out: rows changed in the caller's
+ * open transaction; this module never begins, commits or syncs: the engine wraps
+ * each request in a savepoint and a whole batch in one transaction. Throws
+ * `EngineError('not-found')` for unknown recipients, SQLite errors as they come.
+ * Final statuses are sticky here: an update never moves a final recipient back.
+ * Handles untrusted values (addresses, header text) only as bound parameters.
+ */
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
+import type { LifecycleEvent } from '../../contracts/events.ts';
+import type {
+  ClaimedRecipient,
+  ClaimRequest,
+  CommitOptions,
+  NewMessage,
+  RecipientUpdate,
+} from '../../contracts/spool.ts';
+import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
+import { EngineError, type RecipientKey } from './protocol.ts';
+import { type ClaimRow, domainOf, eventData, jsonOrNull, toClaimedRecipient } from './rows.ts';
+
+const PENDING = "status IN ('queued', 'deferred')";
+
+const CLAIM_COLUMNS = `r.message_id, r.idx, r.address, r.domain, r.notify, r.orcpt, r.status, r.attempts,
+  r.next_attempt_at, r.lease_owner, r.lease_until, r.held, r.last_reply, r.last_error_code, r.route,
+  r.updated_at, m.received_at, m.mail_from, m.size`;
+
+/**
+ * The claim query: parameters are `now`, then (when `excluding`) a JSON array of
+ * lower-cased domains, then `limit`. Exported so a test can check its query plan.
+ */
+export function claimSql(excluding: boolean): string {
+  const exclude = excluding ? 'AND r.domain NOT IN (SELECT value FROM json_each(?))' : '';
+  return `SELECT ${CLAIM_COLUMNS} FROM recipients r JOIN messages m ON m.id = r.message_id
+    WHERE r.${PENDING} AND r.held = 0 AND r.due_at <= ? ${exclude} ORDER BY r.due_at LIMIT ?`;
+}
+
+interface RecipientState {
+  status: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_reply: string | null;
+  last_error_code: string | null;
+  route: string | null;
+}
+
+function changes(result: { changes: number | bigint }): number {
+  return Number(result.changes);
+}
+
+export class WriteOps {
+  readonly #insertMessage: StatementSync;
+  readonly #insertBody: StatementSync;
+  readonly #insertRecipient: StatementSync;
+  readonly #insertEvent: StatementSync;
+  readonly #insertAttempt: StatementSync;
+  readonly #addBodyBytes: StatementSync;
+  readonly #claimSelect: StatementSync;
+  readonly #claimSelectExcluding: StatementSync;
+  readonly #lease: StatementSync;
+  readonly #recipientState: StatementSync;
+  readonly #updateSticky: StatementSync;
+  readonly #updateRecipient: StatementSync;
+  readonly #decrementPending: StatementSync;
+  readonly #deleteBody: StatementSync;
+  readonly #markBodyless: StatementSync;
+  readonly #release: StatementSync;
+  readonly #releaseAll: StatementSync;
+  readonly #setHeld: StatementSync;
+  readonly #retryNow: StatementSync;
+
+  constructor(db: DatabaseSync) {
+    this.#insertMessage = db.prepare(
+      `INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#insertBody = db.prepare('INSERT INTO bodies (id, data) VALUES (?, ?)');
+    this.#insertRecipient = db.prepare(
+      `INSERT INTO recipients (message_id, idx, address, domain, notify, orcpt, status, attempts,
+         next_attempt_at, due_at, lease_owner, lease_until, held, updated_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0, ?)`,
+    );
+    this.#insertEvent = db.prepare('INSERT INTO events (at, message_id, type, data) VALUES (?, ?, ?, ?)');
+    this.#insertAttempt = db.prepare('INSERT INTO attempts (message_id, idx, n, data) VALUES (?, ?, ?, ?)');
+    this.#addBodyBytes = db.prepare("UPDATE counters SET value = value + ? WHERE name = 'body_bytes'");
+    this.#claimSelect = db.prepare(claimSql(false));
+    this.#claimSelectExcluding = db.prepare(claimSql(true));
+    this.#lease = db.prepare(
+      'UPDATE recipients SET lease_owner = ?, lease_until = ?, due_at = ? WHERE message_id = ? AND idx = ?',
+    );
+    this.#recipientState = db.prepare(
+      `SELECT status, attempts, next_attempt_at, last_reply, last_error_code, route
+       FROM recipients WHERE message_id = ? AND idx = ?`,
+    );
+    this.#updateSticky = db.prepare(
+      `UPDATE recipients SET attempts = ?, lease_owner = NULL, lease_until = 0, updated_at = ?
+       WHERE message_id = ? AND idx = ?`,
+    );
+    this.#updateRecipient = db.prepare(
+      `UPDATE recipients SET status = ?, attempts = ?, next_attempt_at = ?, due_at = ?, last_reply = ?,
+         last_error_code = ?, route = ?, lease_owner = NULL, lease_until = 0, updated_at = ?
+       WHERE message_id = ? AND idx = ?`,
+    );
+    this.#decrementPending = db.prepare(
+      'UPDATE messages SET pending = pending - 1 WHERE id = ? RETURNING pending, has_body, size',
+    );
+    this.#deleteBody = db.prepare('DELETE FROM bodies WHERE id = ?');
+    this.#markBodyless = db.prepare('UPDATE messages SET has_body = 0 WHERE id = ?');
+    this.#release = db.prepare(
+      `UPDATE recipients SET lease_owner = NULL, lease_until = 0, due_at = next_attempt_at
+       WHERE message_id = ? AND idx = ? AND lease_owner = ?`,
+    );
+    this.#releaseAll = db.prepare(
+      `UPDATE recipients SET lease_owner = NULL, lease_until = 0, due_at = next_attempt_at
+       WHERE lease_owner IS NOT NULL`,
+    );
+    this.#setHeld = db.prepare(
+      `UPDATE recipients SET held = ?, updated_at = ? WHERE message_id = ? AND ${PENDING} AND held != ?`,
+    );
+    this.#retryNow = db.prepare(
+      `UPDATE recipients SET next_attempt_at = ?, due_at = max(?, lease_until), updated_at = ?
+       WHERE message_id = ? AND ${PENDING} AND held = 0`,
+    );
+  }
+
+  commit(message: NewMessage, options: CommitOptions | undefined): void {
+    const now = Date.now();
+    const recipients = message.envelope.recipients;
+    const statuses: RecipientStatus[] = recipients.map((_, i) => message.initialStatus?.[i] ?? 'queued');
+    const pending = statuses.filter((status) => !FINAL_STATUSES.has(status)).length;
+    const size = message.body.byteLength;
+    this.#insertMessage.run(
+      message.id,
+      message.receivedAt,
+      message.envelope.mailFrom,
+      JSON.stringify(message.envelope),
+      JSON.stringify(message.origin),
+      JSON.stringify(message.headers),
+      JSON.stringify(message.tags ?? {}),
+      size,
+      pending,
+      pending > 0 ? 1 : 0,
+    );
+    // A message that is final at once (all suppressed) never stores its body.
+    if (pending > 0) {
+      this.#insertBody.run(message.id, message.body);
+      this.#addBodyBytes.run(size);
+    }
+    const claim = options?.claimFor;
+    const leaseUntil = claim === undefined ? 0 : now + claim.leaseMs;
+    recipients.forEach((recipient, index) => {
+      const status = statuses[index]!;
+      const leased = claim !== undefined && !FINAL_STATUSES.has(status);
+      this.#insertRecipient.run(
+        message.id,
+        index,
+        recipient.address,
+        domainOf(recipient.address),
+        jsonOrNull(recipient.notify),
+        jsonOrNull(recipient.orcpt),
+        status,
+        message.receivedAt,
+        leased ? leaseUntil : message.receivedAt,
+        leased ? claim.owner : null,
+        leased ? leaseUntil : 0,
+        now,
+      );
+    });
+    this.#storeEvents(options?.events);
+  }
+
+  claimDue(request: ClaimRequest): ClaimedRecipient[] {
+    const excluded = request.excludeDomains === undefined ? [] : [...request.excludeDomains];
+    const rows = (excluded.length === 0
+      ? this.#claimSelect.all(request.now, request.limit)
+      : this.#claimSelectExcluding.all(
+          request.now,
+          JSON.stringify(excluded.map((d) => d.toLowerCase())),
+          request.limit,
+        )) as unknown as ClaimRow[];
+    const leaseUntil = request.now + request.leaseMs;
+    return rows.map((row) => {
+      this.#lease.run(request.owner, leaseUntil, leaseUntil, row.message_id, row.idx);
+      return toClaimedRecipient(row);
+    });
+  }
+
+  update(updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined): void {
+    const now = Date.now();
+    for (const u of updates) {
+      const row = this.#recipientState.get(u.messageId, u.index) as RecipientState | undefined;
+      if (row === undefined) throw new EngineError('not-found', `recipient ${u.messageId}#${u.index}`);
+      let attempts = row.attempts;
+      if (u.attempt !== undefined) {
+        attempts += 1;
+        this.#insertAttempt.run(u.messageId, u.index, attempts, JSON.stringify(u.attempt));
+      }
+      if (FINAL_STATUSES.has(row.status as RecipientStatus)) {
+        // Sticky: record that an attempt happened, release the lease, keep the outcome.
+        this.#updateSticky.run(attempts, now, u.messageId, u.index);
+        continue;
+      }
+      const final = FINAL_STATUSES.has(u.status);
+      const nextAttemptAt = final ? row.next_attempt_at : u.nextAttemptAt!;
+      // lastReply and lastErrorCode describe the latest outcome together.
+      const outcomeGiven = u.lastReply !== undefined || u.lastErrorCode !== undefined;
+      this.#updateRecipient.run(
+        u.status,
+        attempts,
+        nextAttemptAt,
+        nextAttemptAt,
+        outcomeGiven ? jsonOrNull(u.lastReply) : row.last_reply,
+        outcomeGiven ? (u.lastErrorCode ?? null) : row.last_error_code,
+        u.route ?? row.route,
+        now,
+        u.messageId,
+        u.index,
+      );
+      if (final) this.#onRecipientFinal(u.messageId);
+    }
+    this.#storeEvents(events);
+  }
+
+  release(owner: string, keys: readonly RecipientKey[]): void {
+    for (const key of keys) this.#release.run(key.messageId, key.index, owner);
+  }
+
+  /** Single node: every lease in this database was ours, so a restart frees them all. */
+  releaseAllLeases(): number {
+    return changes(this.#releaseAll.run());
+  }
+
+  setHeld(messageId: string, held: boolean): number {
+    const flag = held ? 1 : 0;
+    return changes(this.#setHeld.run(flag, Date.now(), messageId, flag));
+  }
+
+  retryNow(messageId: string, now: number): number {
+    return changes(this.#retryNow.run(now, now, Date.now(), messageId));
+  }
+
+  #onRecipientFinal(messageId: string): void {
+    const left = this.#decrementPending.get(messageId) as
+      | { pending: number; has_body: number; size: number }
+      | undefined;
+    if (left === undefined || left.pending > 0 || left.has_body === 0) return;
+    this.#deleteBody.run(messageId);
+    this.#markBodyless.run(messageId);
+    this.#addBodyBytes.run(-left.size);
+  }
+
+  #storeEvents(events: readonly LifecycleEvent[] | undefined): void {
+    if (events === undefined) return;
+    for (const event of events) {
+      this.#insertEvent.run(event.at, event.messageId, event.type, eventData(event));
+    }
+  }
+}
