@@ -45,18 +45,37 @@ export class RawPeer {
         this.#buffer = this.#buffer.slice(end + 2);
         return line;
       }
-      if (this.#ended) throw new Error('RawPeer: connection closed while reading a line');
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error('RawPeer: timed out waiting for a line');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiter = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#waiter = undefined;
+      await this.#more(deadline);
     }
+  }
+
+  /** Everything up to and including `marker` (latin1), e.g. the DATA stream up to "\r\n.\r\n". */
+  async readUntil(marker: string, timeoutMs = 3000): Promise<Buffer> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const end = this.#buffer.indexOf(marker);
+      if (end !== -1) {
+        const text = this.#buffer.slice(0, end + marker.length);
+        this.#buffer = this.#buffer.slice(end + marker.length);
+        return Buffer.from(text, 'latin1');
+      }
+      await this.#more(deadline);
+    }
+  }
+
+  /** Waits for more bytes (or the close); throws once the deadline passed or the peer closed. */
+  async #more(deadline: number): Promise<void> {
+    if (this.#ended) throw new Error('RawPeer: connection closed while reading');
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error('RawPeer: timed out while reading');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, left);
+      this.#waiter = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.#waiter = undefined;
   }
 
   /** Reads the next line and checks it starts with `prefix` (case-insensitive). */
