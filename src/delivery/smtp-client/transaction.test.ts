@@ -64,7 +64,7 @@ async function rejection(promise: Promise<unknown>): Promise<SmtpClientError> {
 describe('transactions with PIPELINING', () => {
   it('sends MAIL, every RCPT and DATA in one write and matches replies in order', async () => {
     let firstChunk = '';
-    let dataStream = Buffer.alloc(0);
+    let dataStream: Buffer = Buffer.alloc(0);
     const { conn, server } = await connect(['PIPELINING', '8BITMIME'], async (peer) => {
       const before = peer.chunks.length;
       await peer.expect('MAIL FROM:<sender@client.test>');
