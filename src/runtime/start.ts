@@ -13,6 +13,7 @@ import { cidrContains } from '../config/cidr.ts';
 import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
+import type { Spool } from '../contracts/spool.ts';
 import { EventBus } from '../feedback/event-bus.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
@@ -31,6 +32,8 @@ export interface RunningMxpress {
   readonly http?: { address: string; port: number };
   readonly tls: { selfSigned: boolean; fingerprint256: string };
   readonly events: EventBus;
+  /** The spool, for the HTTP API and tests; other stages never reach into it through here. */
+  readonly spool: Spool;
   stop(reason: string): Promise<void>;
 }
 
@@ -126,6 +129,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     })),
     tls: { selfSigned: material.selfSigned, fingerprint256: material.fingerprint256 },
     events,
+    spool,
     stop(reason) {
       stopping ??= (async () => {
         log('info', 'stopping', { reason });

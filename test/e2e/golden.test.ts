@@ -10,9 +10,10 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { LineReader } from '../harness/line-reader.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
 
 const dir = join(import.meta.dirname, '..', 'golden');
@@ -73,48 +74,6 @@ function parse(source: string): Step[] {
   }
   flush();
   return steps;
-}
-
-class LineReader {
-  #buffer = '';
-  #closed = false;
-  #waiters: (() => void)[] = [];
-  constructor(socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      this.#buffer += chunk.toString('latin1');
-      this.#wake();
-    });
-    socket.on('close', () => {
-      this.#closed = true;
-      this.#wake();
-    });
-    socket.on('error', () => {});
-  }
-  #wake(): void {
-    for (const w of this.#waiters.splice(0)) w();
-  }
-  async line(timeoutMs = 5000): Promise<string | undefined> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const at = this.#buffer.indexOf('\r\n');
-      if (at >= 0) {
-        const line = this.#buffer.slice(0, at);
-        this.#buffer = this.#buffer.slice(at + 2);
-        return line;
-      }
-      if (this.#closed) return undefined;
-      const left = deadline - Date.now();
-      if (left <= 0)
-        throw new Error(`timed out waiting for a reply line; have ${JSON.stringify(this.#buffer)}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
 }
 
 describe('golden SMTP transcripts', () => {
