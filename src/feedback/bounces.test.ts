@@ -133,7 +133,12 @@ describe('createBouncer', () => {
     const { message: report } = await stored(id);
     assert.equal(await bouncer.report({ message: report, recipients: [FAILED] }), undefined);
     // Even with a sender, a report (origin 'bounce') never causes another report.
-    const withSender = { ...report, envelope: { ...report.envelope, mailFrom: 'postmaster@example.org' } };
+    // (Its recipient's NOTIFY=NEVER is lifted too, so only the origin can stop it.)
+    const withSender: StoredMessage = {
+      ...report,
+      envelope: { ...report.envelope, mailFrom: 'postmaster@example.org' },
+      recipients: report.recipients.map((r) => ({ ...r, notify: undefined })),
+    };
     assert.equal(await bouncer.report({ message: withSender, recipients: [FAILED] }), undefined);
     // One original plus one report were added in between; nothing else.
     assert.equal((await spool.stats()).messages, messages + 2);
