@@ -6,9 +6,11 @@
  * bound, close the spool so nothing acknowledged is lost). Fails at start with a
  * clear error when a port is taken or the data dir is unusable.
  */
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import pino from 'pino';
+import { buildHttpApi } from '../admin/http-api/server.ts';
 import { cidrContains } from '../config/cidr.ts';
 import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
@@ -118,6 +120,33 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     throw error;
   }
 
+  const api = buildHttpApi({
+    spool,
+    // A token in the config is either its SHA-256 (64 hex digits) or, discouraged, the token itself.
+    tokenHashes: config.http.tokens.map((t) =>
+      /^[0-9a-f]{64}$/.test(t) ? t : createHash('sha256').update(t).digest('hex'),
+    ),
+    runtimeStats: () => ({
+      commitGroups: spool.commitGroups(),
+      delivery: delivery.engine.stats(),
+      queue: { inFlight: delivery.scheduler.inFlight },
+      process: { rssBytes: process.memoryUsage.rss(), uptimeSeconds: Math.round(process.uptime()) },
+    }),
+  });
+  try {
+    await api.listen({ host: config.http.address, port: config.http.port });
+  } catch (error) {
+    for (const l of listeners) await l.close();
+    await delivery.stop(0);
+    await spool.close();
+    throw error;
+  }
+  const httpAddress = api.server.address();
+  const http =
+    typeof httpAddress === 'object' && httpAddress
+      ? { address: config.http.address, port: httpAddress.port }
+      : undefined;
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: listeners.map((l, i) => ({
@@ -127,6 +156,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       tls: config.smtp.listeners[i]!.tls,
       deliveryMode: config.smtp.listeners[i]!.deliveryMode,
     })),
+    ...(http ? { http } : {}),
     tls: { selfSigned: material.selfSigned, fingerprint256: material.fingerprint256 },
     events,
     spool,
@@ -134,6 +164,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       stopping ??= (async () => {
         log('info', 'stopping', { reason });
         await Promise.all(listeners.map((l) => l.close()));
+        await api.close();
         await Promise.all(listeners.map((l) => l.drain(10_000)));
         await delivery.stop(10_000);
         clearInterval(freeTimer);

@@ -41,6 +41,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(options.argv ?? []),
   ];
   if (!argv.includes('--smtp')) argv.push('--smtp', '127.0.0.1:0');
+  if (!argv.includes('--http')) argv.push('--http', '127.0.0.1:0');
   let config = await loadConfig({ argv, env: {}, cwd: process.cwd() });
   if (options.mutate) config = options.mutate(config);
   const running = await startMxpress(config);
