@@ -74,10 +74,12 @@ export class OutboundSmtpConnection implements SmtpConnection {
       throw new SmtpClientError({ code: 'BUSY', phase: 'mail', message: 'a transaction is already running' });
     }
     if (!this.usable) {
-      throw (
-        this.#transport.failure ??
-        new SmtpClientError({ code: 'CLOSED', phase: 'mail', message: 'connection is closed' })
-      );
+      throw new SmtpClientError({
+        code: 'CLOSED',
+        phase: 'mail',
+        message: 'connection is no longer usable',
+        cause: this.#transport.failure,
+      });
     }
     validateTransaction(tx);
     this.#busy = true;
@@ -99,6 +101,8 @@ export class OutboundSmtpConnection implements SmtpConnection {
       if (outcome.sessionBroken) this.destroy();
       return outcome.result;
     } catch (error) {
+      // Keep the real reason as the transport's failure (later sends cite it as their cause).
+      if (error instanceof SmtpClientError) this.#transport.fail(error);
       this.destroy();
       throw error;
     } finally {

@@ -13,6 +13,7 @@ export {
   type OutboundRecipient,
   type OutboundTransaction,
   type RecipientResult,
+  resolveTimeouts,
   type SmtpConnection,
   type TlsInfo,
   type TlsPolicy,

@@ -21,7 +21,7 @@ import { parseExtensions } from './commands.ts';
 import { OutboundSmtpConnection } from './connection.ts';
 import { describeReply, SmtpClientError } from './errors.ts';
 import { SmtpTransport } from './transport.ts';
-import { type ClientTimeouts, type ConnectOptions, DEFAULT_TIMEOUTS, type SmtpConnection } from './types.ts';
+import { type ClientTimeouts, type ConnectOptions, resolveTimeouts, type SmtpConnection } from './types.ts';
 
 /** EHLO argument: a domain name or an address literal, no spaces or control characters. */
 const HELO_NAME =
@@ -52,7 +52,7 @@ export async function openSmtpConnection(options: ConnectOptions): Promise<SmtpC
   }
   if (options.implicitTls && options.tls === 'none')
     throw invalid("implicitTls needs a tls policy other than 'none'");
-  const timeouts: ClientTimeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+  const timeouts = resolveTimeouts(options.timeouts);
   const tlsOptions = tlsOptionsFor(options);
 
   const transport = await SmtpTransport.connect({

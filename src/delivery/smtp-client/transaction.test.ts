@@ -232,6 +232,8 @@ describe('transactions without PIPELINING', () => {
     assert.equal(error.code, 'PROTOCOL');
     assert.equal(error.phase, 'data');
     assert.equal(conn.usable, false);
+    const again = await rejection(conn.send(tx(['a@raw.test'])));
+    assert.deepEqual([again.code, again.phase, again.cause], ['CLOSED', 'mail', error]);
   });
 
   it('writes a large body through backpressure intact', async () => {

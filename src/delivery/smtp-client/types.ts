@@ -1,7 +1,7 @@
 /**
  * Public shapes of the outbound SMTP client: options, transactions, results.
  *
- * Types and the default timeouts only. The queue/pool code is written against these;
+ * Types, the default timeouts and how given timeouts are merged with them. The queue/pool code is written against these;
  * `openSmtpConnection` (session.ts) produces an `SmtpConnection` (connection.ts).
  */
 import type { ConnectionOptions } from 'node:tls';
@@ -44,6 +44,20 @@ export const DEFAULT_TIMEOUTS: ClientTimeouts = Object.freeze({
   starttlsMs: 120_000,
   idleMs: 10_000,
 });
+
+/** Longest delay setTimeout honours; larger values would fire at once. */
+const MAX_TIMER_MS = 2_147_483_647;
+
+/** Defaults overlaid with the given values; missing, non-finite or non-positive values keep the default. */
+export function resolveTimeouts(given: Partial<ClientTimeouts> = {}): ClientTimeouts {
+  const out: Record<string, number> = { ...DEFAULT_TIMEOUTS };
+  for (const key of Object.keys(DEFAULT_TIMEOUTS) as (keyof ClientTimeouts)[]) {
+    const value = given[key];
+    if (typeof value === 'number' && Number.isFinite(value) && value > 0)
+      out[key] = Math.min(value, MAX_TIMER_MS);
+  }
+  return out as unknown as ClientTimeouts;
+}
 
 /** `none`: never STARTTLS. `may`: when offered. `encrypt`: required, any certificate. `verify`: required, valid for mxHost. */
 export type TlsPolicy = 'none' | 'may' | 'encrypt' | 'verify';
