@@ -29,36 +29,47 @@ export class DotStuffer {
   /** Transforms one chunk; the returned buffer is new (the input is not kept). */
   push(chunk: Uint8Array): Buffer {
     if (this.#ended) throw new Error('DotStuffer: push after end');
-    const out = Buffer.allocUnsafe(chunk.length * 2 + 2);
+    const input = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const length = input.length;
+    const out = Buffer.allocUnsafe(length * 2 + 2);
     let n = 0;
     let i = 0;
-    if (this.#pendingCr && chunk.length > 0) {
+    if (this.#pendingCr && length > 0) {
       this.#pendingCr = false;
       out[n++] = CR;
       out[n++] = LF;
       this.#lineStart = true;
-      if (chunk[0] === LF) i = 1; // the CRLF was merely split across chunks
+      if (input[0] === LF) i = 1; // the CRLF was merely split across chunks
     }
-    for (; i < chunk.length; i++) {
-      const byte = chunk[i]!;
-      if (byte === CR) {
-        if (i + 1 === chunk.length) {
-          this.#pendingCr = true;
-          break;
-        }
-        if (chunk[i + 1] === LF) i++;
-        out[n++] = CR;
-        out[n++] = LF;
-        this.#lineStart = true;
-      } else if (byte === LF) {
-        out[n++] = CR;
-        out[n++] = LF;
-        this.#lineStart = true;
-      } else {
-        if (this.#lineStart && byte === DOT) out[n++] = DOT;
-        out[n++] = byte;
+    // Copy runs between line ends with Buffer.copy; positions of the next CR and LF are
+    // cached so the scan stays linear however the line ends are mixed.
+    let nextCr = input.indexOf(CR, i);
+    let nextLf = input.indexOf(LF, i);
+    while (i < length) {
+      if (nextCr !== -1 && nextCr < i) nextCr = input.indexOf(CR, i);
+      if (nextLf !== -1 && nextLf < i) nextLf = input.indexOf(LF, i);
+      if (this.#lineStart && input[i] === DOT) out[n++] = DOT;
+      const end =
+        nextCr === -1 ? (nextLf === -1 ? length : nextLf) : nextLf === -1 ? nextCr : Math.min(nextCr, nextLf);
+      if (end > i) {
+        if (end - i > 32) n += input.copy(out, n, i, end);
+        else for (let k = i; k < end; k++) out[n++] = input[k]!;
         this.#lineStart = false;
       }
+      if (end === length) break;
+      if (input[end] === CR) {
+        if (end + 1 === length) {
+          this.#pendingCr = true; // is it CRLF or a bare CR? The next chunk tells
+          break;
+        }
+        i = input[end + 1] === LF ? end + 2 : end + 1;
+      } else {
+        i = end + 1;
+      }
+      // Bare CR, bare LF and CRLF all leave as CRLF.
+      out[n++] = CR;
+      out[n++] = LF;
+      this.#lineStart = true;
     }
     return out.subarray(0, n);
   }
