@@ -1,3 +1,4 @@
+/** The test DNS server, queried with raw UDP and TCP sockets and our wire codec (not our resolver). */
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';

@@ -1,3 +1,4 @@
+/** TtlCache: expiry by the injected clock, LRU eviction, the disabled cache. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TtlCache } from './cache.ts';

@@ -1,3 +1,4 @@
+/** IP text <-> bytes, RFC 5952 formatting and reverse names, including inputs that are not addresses. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { canonicalIp, formatIPv6, parseIPv4, parseIPv6, reverseName } from './ip.ts';

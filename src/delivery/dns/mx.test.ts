@@ -1,3 +1,4 @@
+/** MX selection: null MX, duplicates, preference order, random tie order, the host cap. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { MAX_MX_HOSTS, selectMxHosts, shuffle } from './mx.ts';

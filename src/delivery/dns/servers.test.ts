@@ -1,3 +1,4 @@
+/** Server strings, resolv.conf parsing and the resolver's configuration checks. */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,3 +1,8 @@
+/**
+ * The wire codec on hand-built and encoded messages: round trips for every record
+ * type, header bits, name escaping, and malformed input (pointer loops, bad lengths)
+ * coming back as error values. Random inputs are in wire-fuzz.test.ts.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
