@@ -133,13 +133,15 @@ function checkNames(message: DnsMessage): void {
   }
 }
 
+// The decoder is synchronous: a loop regression would hang this test (and the run) rather than
+// fail it neatly. The per-packet bound catches pathological slowness while leaving room for GC
+// pauses on a loaded machine.
 test('decoder survives 24,000 random and mutated packets', () => {
   const random = prng(0x5eed_d15);
   const bases = seeds();
   let decodedOk = 0;
   let rejected = 0;
   let slowest = 0;
-  const started = performance.now();
   for (let i = 0; i < 24_000; i++) {
     const packet = i % 4 === 0 ? randomPacket(random) : mutate(bases[i % bases.length]!, random);
     const t0 = performance.now();
@@ -156,8 +158,7 @@ test('decoder survives 24,000 random and mutated packets', () => {
   // Both paths were exercised, and nothing took long (a loop would show here).
   assert.ok(decodedOk > 1000, `only ${decodedOk} packets decoded`);
   assert.ok(rejected > 1000, `only ${rejected} packets rejected`);
-  assert.ok(slowest < 50, `slowest decode took ${slowest.toFixed(1)} ms`);
-  assert.ok(performance.now() - started < 20_000);
+  assert.ok(slowest < 500, `slowest decode took ${slowest.toFixed(1)} ms`);
 });
 
 test('unmutated seeds decode', () => {
