@@ -11,13 +11,19 @@
 import { suggest } from '../../config/errors.ts';
 import type { Command } from './commands/command.ts';
 import { configCheckCommand } from './commands/config-check.ts';
+import { dkimKeygenCommand } from './commands/dkim.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
 import { startCommand } from './commands/start.ts';
 import { type CliIo, EXIT, processIo } from './io.ts';
 import { mxpressVersion } from './version.ts';
 
-const COMMANDS: readonly Command[] = [startCommand, configCheckCommand, hashPasswordCommand];
+const COMMANDS: readonly Command[] = [
+  startCommand,
+  configCheckCommand,
+  hashPasswordCommand,
+  dkimKeygenCommand,
+];
 
 function wantsHelp(args: readonly string[]): boolean {
   const end = args.indexOf('--');
