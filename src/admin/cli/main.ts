@@ -87,3 +87,6 @@ export async function main(argv: readonly string[], io: CliIo = processIo()): Pr
     return EXIT.software;
   }
 }
+
+// Run directly (`node src/admin/cli/main.ts start`) as well as through bin/mxpress.js.
+if (import.meta.main) process.exit(await main(process.argv.slice(2)));

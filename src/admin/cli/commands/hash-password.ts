@@ -38,6 +38,9 @@ async function readAll(stdin: InputStream): Promise<string> {
 /** Reads one line from a terminal in raw mode, echoing nothing. */
 function readHidden(io: CliIo, prompt: string): Promise<string> {
   const stdin = io.stdin;
+  // Raw mode before the prompt: input typed the moment the prompt shows is not echoed.
+  stdin.setEncoding?.('utf8');
+  stdin.setRawMode?.(true);
   io.stderr.write(prompt);
   return new Promise((resolve, reject) => {
     let text = '';
@@ -61,8 +64,6 @@ function readHidden(io: CliIo, prompt: string): Promise<string> {
         }
       }
     };
-    stdin.setEncoding?.('utf8');
-    stdin.setRawMode?.(true);
     stdin.on?.('data', onData);
     stdin.resume?.();
   });
