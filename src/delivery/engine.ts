@@ -78,11 +78,16 @@ export class DeliveryEngine {
     return key ? (this.#destinations.get(key)?.queued ?? 0) : 0;
   }
 
-  busyDomains(now: number, maxQueued: number): Set<string> {
+  /**
+   * Domains whose destination already has `maxQueued` jobs waiting. Backed-off sites
+   * are not listed: their recipients are only due again when the backoff ends (or
+   * when they expire, which must still happen on time).
+   */
+  busyDomains(maxQueued: number): Set<string> {
     const busy = new Set<string>();
     for (const [domain, key] of this.#domainKeys) {
       const d = this.#destinations.get(key);
-      if (d && (d.backedOffUntil > now || d.queued >= maxQueued)) busy.add(domain);
+      if (d && d.queued >= maxQueued) busy.add(domain);
     }
     return busy;
   }

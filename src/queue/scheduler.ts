@@ -32,8 +32,8 @@ export interface SchedulerDeps {
   readonly engine: {
     deliver(job: DeliveryJob): Promise<RecipientOutcome[]>;
     backedOffUntil(domain: string): number;
-    /** Domains backed off as a whole or with at least `maxQueued` jobs waiting. */
-    busyDomains(now: number, maxQueued: number): Set<string>;
+    /** Domains with at least `maxQueued` jobs waiting at their destination. */
+    busyDomains(maxQueued: number): Set<string>;
   };
   readonly owner: string;
   readonly policy: RetryPolicy;
@@ -136,7 +136,7 @@ export class Scheduler {
           now,
           limit: room,
           leaseMs: this.#deps.leaseMs ?? 30 * 60_000,
-          excludeDomains: this.#busyDomains(now),
+          excludeDomains: this.#deps.engine.busyDomains(this.#deps.maxQueuedPerDomain ?? 2000),
         });
         const fresh = claimed.filter((r) => !this.#inFlight.has(key(r.messageId, r.index)));
         full = claimed.length === room;
@@ -158,11 +158,6 @@ export class Scheduler {
       this.#polling = false;
       this.#schedule(full || this.#pollAgain ? 0 : (this.#deps.pollMs ?? 1000));
     }
-  }
-
-  /** Domains the poll should leave alone for now. */
-  #busyDomains(now: number): Set<string> {
-    return this.#deps.engine.busyDomains(now, this.#deps.maxQueuedPerDomain ?? 2000);
   }
 
   #dispatch(recipients: readonly ClaimedRecipient[], envelopes: ReadonlyMap<string, EnvelopeInput>): void {

@@ -22,6 +22,7 @@ import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.t
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide } from './delivery-wiring.ts';
+import { createFailureReporter, loadDkimSigner } from './feedback-wiring.ts';
 
 export interface RunningMxpress {
   readonly listeners: readonly {
@@ -66,7 +67,16 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   freeTimer.unref();
 
   const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
-  const delivery = buildDeliverySide({ config, spool, events, log });
+  let reportFailures: ReturnType<typeof createFailureReporter> | undefined;
+  const sign = loadDkimSigner(config, log);
+  const delivery = buildDeliverySide({
+    config,
+    spool,
+    events,
+    log,
+    ...(sign ? { sign } : {}),
+    onFailures: (report) => reportFailures?.(report) ?? Promise.resolve(),
+  });
   const acceptor = createAcceptor({
     spool,
     hostname: config.hostname,
@@ -75,6 +85,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     onAccepted: (message, input) =>
       delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope),
   });
+  reportFailures = createFailureReporter({ acceptor, spool, events, hostname: config.hostname, log });
   delivery.scheduler.start();
 
   const material = await loadOrCreateTlsMaterial({

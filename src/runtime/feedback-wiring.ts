@@ -1,0 +1,102 @@
+/**
+ * Connects permanent failures and expiries to RFC 3464 reports, and builds the
+ * DKIM signer from the configured key files.
+ *
+ * The report re-enters through ingress/accept.ts (the one allowed back-edge); a
+ * `dsn-sent` event is stored once it is queued. A recipient's Diagnostic-Code is
+ * the remote server's own reply; verdicts we reached ourselves (null MX, NXDOMAIN,
+ * expiry after refused connections) are explained in words instead.
+ */
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config/types.ts';
+import type { DsnSentEvent, EventSink } from '../contracts/events.ts';
+import type { Spool } from '../contracts/spool.ts';
+import { createDkimSigner, type DkimSigner } from '../delivery/dkim.ts';
+import type { DeliveryJob } from '../delivery/job.ts';
+import { createBouncer } from '../feedback/bounces.ts';
+import type { Acceptor } from '../ingress/accept.ts';
+import type { FailureReport } from '../queue/scheduler.ts';
+
+export interface FailureReporterDeps {
+  readonly acceptor: Acceptor;
+  readonly spool: Spool;
+  readonly events: EventSink;
+  readonly hostname: string;
+  readonly log: (
+    level: 'debug' | 'info' | 'warn' | 'error',
+    message: string,
+    fields?: Record<string, unknown>,
+  ) => void;
+}
+
+export function createFailureReporter(deps: FailureReporterDeps): (report: FailureReport) => Promise<void> {
+  const bouncer = createBouncer({
+    acceptor: deps.acceptor,
+    spool: deps.spool,
+    hostname: deps.hostname,
+    log: deps.log,
+  });
+  return async (report) => {
+    try {
+      const recipients = report.recipients.map(({ outcome, status }) => {
+        const remote = outcome.attempt?.reply !== undefined;
+        const code = outcome.reply.enhanced ?? (outcome.reply.code >= 500 ? '5.0.0' : '4.0.0');
+        return {
+          index: outcome.index,
+          action: 'failed' as const,
+          status: code,
+          ...(outcome.attempt?.mxHost ? { remoteMta: outcome.attempt.mxHost } : {}),
+          ...(remote ? { reply: outcome.reply } : {}),
+          ...(outcome.attempt ? { lastAttemptAt: outcome.attempt.at } : {}),
+          ...(remote
+            ? {}
+            : {
+                explanation:
+                  status === 'expired'
+                    ? `Gave up after the queue lifetime; last problem: ${outcome.reply.text}`
+                    : outcome.reply.text,
+              }),
+        };
+      });
+      const id = await bouncer.report({ message: report.message, recipients });
+      if (!id) return;
+      const event: DsnSentEvent = {
+        type: 'dsn-sent',
+        seq: 0,
+        at: Date.now(),
+        messageId: report.message.id,
+        dsnMessageId: id,
+        action: 'failed',
+        recipients: report.recipients.map((r) => r.outcome.address),
+      };
+      await deps.spool.update([], [event]);
+      deps.events.publish([event]);
+    } catch (error) {
+      deps.log('error', 'could not queue a bounce report', {
+        messageId: report.message.id,
+        error: String(error),
+      });
+    }
+  };
+}
+
+/** A signer for the configured DKIM keys, or undefined when none are configured. */
+export function loadDkimSigner(
+  config: Config,
+  log: FailureReporterDeps['log'],
+): ((body: Uint8Array, job: DeliveryJob) => Promise<Uint8Array>) | undefined {
+  const keys = config.delivery.dkim ?? [];
+  if (keys.length === 0) return undefined;
+  const signer: DkimSigner = createDkimSigner(
+    keys.map((k) => ({
+      domain: k.domain,
+      selector: k.selector,
+      privateKeyPem: readFileSync(k.privateKeyFile, 'utf8'),
+    })),
+    {
+      onError: (error, domain) =>
+        log('warn', 'DKIM signing failed; sending unsigned', { domain, error: String(error) }),
+    },
+  );
+  return (body, job) => signer.sign(body, job.mailFrom.slice(job.mailFrom.lastIndexOf('@') + 1));
+}
