@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { type SinkScript, type SmtpSink, startSmtpSink } from '../../../test/harness/smtp-sink.ts';
 import { testTlsCredentials } from '../../../test/harness/tls-fixture.ts';
-import { SmtpClientError } from './errors.ts';
+import { rejection } from './raw-peer.testkit.ts';
 import { openSmtpConnection } from './session.ts';
 import type { ConnectOptions, OutboundTransaction, SmtpConnection } from './types.ts';
 
@@ -54,16 +54,6 @@ function tx(overrides: Partial<OutboundTransaction> = {}): OutboundTransaction {
     smtputf8: false,
     ...overrides,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SmtpClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SmtpClientError, `an SmtpClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
 }
 
 /** Transcript lines reduced to their verbs (and HELO/EHLO names), for order checks. */

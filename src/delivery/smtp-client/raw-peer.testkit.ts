@@ -7,6 +7,8 @@
  * server's port and what each connection received. Listens on 127.0.0.1 only. Every
  * read has a timeout; `close()` destroys all connections.
  */
+
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -14,6 +16,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
+import { SmtpClientError } from './errors.ts';
+
+/** Awaits a promise that must reject with an SmtpClientError, and returns that error. */
+export async function rejection(promise: Promise<unknown>): Promise<SmtpClientError> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.ok(error instanceof SmtpClientError, `an SmtpClientError, got ${String(error)}`);
+    return error;
+  }
+  assert.fail('expected a rejection');
+}
 
 export class RawPeer {
   #socket: net.Socket;
@@ -85,6 +99,22 @@ export class RawPeer {
       throw new Error(`RawPeer: expected ${JSON.stringify(prefix)}, got ${JSON.stringify(line)}`);
     }
     return line;
+  }
+
+  /** For each [prefix, reply]: reads a line starting with prefix, answers with reply + CRLF. */
+  async dialogue(steps: readonly (readonly [string, string])[]): Promise<void> {
+    for (const [prefix, reply] of steps) {
+      await this.expect(prefix);
+      this.write(`${reply}\r\n`);
+    }
+  }
+
+  /** Greeting, then answers EHLO with these keywords. */
+  async greetAndEhlo(keywords: readonly string[]): Promise<void> {
+    this.write('220 raw.test ESMTP\r\n');
+    await this.expect('EHLO');
+    const lines = ['raw.test', ...keywords];
+    this.write(lines.map((k, i) => `250${i === lines.length - 1 ? ' ' : '-'}${k}\r\n`).join(''));
   }
 
   /** Server side of STARTTLS/implicit TLS: wraps the socket; later lines come decrypted. */

@@ -2,11 +2,11 @@
 // EHLO/HELO, STARTTLS (including plaintext injection), AUTH, unsolicited and bad replies.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { SmtpClientError } from './errors.ts';
 import {
   makeCertificate,
   type RawPeer,
   type RawServer,
+  rejection,
   startRawServer,
   unusedPort,
 } from './raw-peer.testkit.ts';
@@ -39,27 +39,6 @@ function options(server: { port: number }, overrides: Partial<ConnectOptions> = 
     timeouts: { connectMs: 2000, greetingMs: 2000, ehloMs: 2000, starttlsMs: 2000 },
     ...overrides,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SmtpClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SmtpClientError, `an SmtpClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
-}
-
-/** Greeting + EHLO with the given keywords. */
-async function greetAndEhlo(peer: RawPeer, keywords: string[]): Promise<void> {
-  peer.write('220 raw.test ESMTP\r\n');
-  await peer.expect('EHLO client.test');
-  peer.write(
-    ['raw.test hi', ...keywords]
-      .map((k, i, all) => `250${i === all.length - 1 ? ' ' : '-'}${k}\r\n`)
-      .join(''),
-  );
 }
 
 describe('openSmtpConnection: connecting', () => {
@@ -111,7 +90,7 @@ describe('openSmtpConnection: connecting', () => {
 describe('openSmtpConnection: EHLO', () => {
   it('keeps EHLO keywords upper-cased with their parameters', async () => {
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['pipelining', 'SIZE 5000', '8BITMIME']);
+      await peer.greetAndEhlo(['pipelining', 'SIZE 5000', '8BITMIME']);
       await peer.expect('QUIT');
       peer.write('221 bye\r\n');
     });
@@ -186,7 +165,7 @@ describe('openSmtpConnection: EHLO', () => {
       release = resolve;
     });
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['PIPELINING']);
+      await peer.greetAndEhlo(['PIPELINING']);
       await released;
       peer.write('250 surprise\r\n');
       await peer.closed;
@@ -200,7 +179,7 @@ describe('openSmtpConnection: EHLO', () => {
 
   it('QUITs after idleMs without a transaction', async () => {
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, []);
+      await peer.greetAndEhlo([]);
       await peer.expect('QUIT', 3000);
       peer.write('221 bye\r\n');
     });
@@ -218,7 +197,7 @@ describe('openSmtpConnection: TLS', () => {
 
   it('fails with TLS_REQUIRED under encrypt when STARTTLS is not offered', async () => {
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['PIPELINING']);
+      await peer.greetAndEhlo(['PIPELINING']);
       await peer.closed;
     });
     const error = await rejection(openSmtpConnection(options(server, { tls: 'encrypt' })));
@@ -228,7 +207,7 @@ describe('openSmtpConnection: TLS', () => {
 
   it('stays in plaintext under may when STARTTLS is not offered', async () => {
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['PIPELINING']);
+      await peer.greetAndEhlo(['PIPELINING']);
       await peer.closed;
     });
     const conn = await openSmtpConnection(options(server, { tls: 'may' }));
@@ -238,7 +217,7 @@ describe('openSmtpConnection: TLS', () => {
 
   it('fails with TLS_FAILED when STARTTLS is refused', async () => {
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['STARTTLS']);
+      await peer.greetAndEhlo(['STARTTLS']);
       await peer.expect('STARTTLS');
       peer.write('454 4.7.0 TLS not available\r\n');
       await peer.expect('QUIT');
@@ -253,7 +232,7 @@ describe('openSmtpConnection: TLS', () => {
     if (!material) return t.skip('openssl CLI not available to make a test certificate');
     const { key, cert } = material;
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['STARTTLS', 'X-BEFORE-TLS']);
+      await peer.greetAndEhlo(['STARTTLS', 'X-BEFORE-TLS']);
       await peer.expect('STARTTLS');
       peer.write('220 go\r\n250 injected\r\n'); // one write: the CVE-2011-0411 pattern
       await peer.upgrade(key, cert);
@@ -274,7 +253,7 @@ describe('openSmtpConnection: TLS', () => {
     if (!material) return t.skip('openssl CLI not available to make a test certificate');
     const { key, cert } = material;
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['STARTTLS']);
+      await peer.greetAndEhlo(['STARTTLS']);
       await peer.expect('STARTTLS');
       peer.write('220 go\r\n');
       await peer.upgrade(key, cert);
@@ -291,7 +270,7 @@ describe('openSmtpConnection: TLS', () => {
     if (!material) return t.skip('openssl CLI not available to make a test certificate');
     const { key, cert } = material;
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['STARTTLS']);
+      await peer.greetAndEhlo(['STARTTLS']);
       await peer.expect('STARTTLS');
       peer.write('220 go\r\n');
       await peer.upgrade(key, cert).catch(() => {});
@@ -307,7 +286,7 @@ describe('openSmtpConnection: TLS', () => {
   it('speaks TLS from the first byte with implicitTls', async (t) => {
     if (!material) return t.skip('openssl CLI not available to make a test certificate');
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['AUTH PLAIN']);
+      await peer.greetAndEhlo(['AUTH PLAIN']);
       await peer.closed;
     }, material);
     const conn = await openSmtpConnection(options(server, { tls: 'encrypt', implicitTls: true }));
@@ -321,7 +300,7 @@ describe('openSmtpConnection: AUTH', () => {
   it('authenticates with PLAIN (loopback allows plaintext)', async () => {
     let decoded = '';
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['AUTH LOGIN PLAIN']);
+      await peer.greetAndEhlo(['AUTH LOGIN PLAIN']);
       const line = await peer.expect('AUTH PLAIN ');
       decoded = Buffer.from(line.slice('AUTH PLAIN '.length), 'base64').toString('utf8');
       peer.write('235 2.7.0 ok\r\n');
@@ -337,7 +316,7 @@ describe('openSmtpConnection: AUTH', () => {
   it('authenticates with LOGIN when PLAIN is not offered', async () => {
     const seen: string[] = [];
     const server = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['AUTH=LOGIN']);
+      await peer.greetAndEhlo(['AUTH=LOGIN']);
       await peer.expect('AUTH LOGIN');
       peer.write('334 VXNlcm5hbWU6\r\n');
       seen.push(Buffer.from(await peer.readLine(), 'base64').toString());
@@ -353,7 +332,7 @@ describe('openSmtpConnection: AUTH', () => {
 
   it('fails with AUTH_FAILED on a 535, AUTH_UNAVAILABLE when not offered', async () => {
     const refused = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['AUTH PLAIN']);
+      await peer.greetAndEhlo(['AUTH PLAIN']);
       await peer.expect('AUTH PLAIN');
       peer.write('535 5.7.8 bad credentials\r\n');
       await peer.expect('QUIT');
@@ -365,7 +344,7 @@ describe('openSmtpConnection: AUTH', () => {
     assert.equal(error.code, 'AUTH_FAILED');
     assert.equal(error.temporary, false);
     const none = await serve(async (peer) => {
-      await greetAndEhlo(peer, ['PIPELINING']);
+      await peer.greetAndEhlo(['PIPELINING']);
       await peer.closed;
     });
     const missing = await rejection(

@@ -2,8 +2,7 @@
 // packets and replies: pipelining in one write, RFC 2920 edge cases, timeouts, 421s.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { SmtpClientError } from './errors.ts';
-import { type RawPeer, type RawServer, startRawServer } from './raw-peer.testkit.ts';
+import { type RawPeer, type RawServer, rejection, startRawServer } from './raw-peer.testkit.ts';
 import { openSmtpConnection } from './session.ts';
 import type { ClientTimeouts, OutboundTransaction, SmtpConnection } from './types.ts';
 
@@ -22,10 +21,7 @@ async function connect(
   timeouts: Partial<ClientTimeouts> = {},
 ): Promise<{ conn: SmtpConnection; server: RawServer }> {
   const server = await startRawServer(async (peer) => {
-    peer.write('220 raw.test ESMTP\r\n');
-    await peer.expect('EHLO');
-    const lines = ['raw.test', ...keywords];
-    peer.write(lines.map((k, i) => `250${i === lines.length - 1 ? ' ' : '-'}${k}\r\n`).join(''));
+    await peer.greetAndEhlo(keywords);
     await script(peer);
   });
   servers.push(server);
@@ -49,16 +45,6 @@ function tx(recipients: string[], body = 'Subject: t\r\n\r\nhello\r\n'): Outboun
     eightBit: false,
     smtputf8: false,
   };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<SmtpClientError> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.ok(error instanceof SmtpClientError, `an SmtpClientError, got ${String(error)}`);
-    return error;
-  }
-  assert.fail('expected a rejection');
 }
 
 describe('transactions with PIPELINING', () => {
@@ -199,12 +185,11 @@ describe('transactions without PIPELINING', () => {
     const { conn, server } = await connect(
       [],
       async (peer) => {
-        await peer.expect('MAIL');
-        peer.write('250 ok\r\n');
-        await peer.expect('RCPT');
-        peer.write('250 ok\r\n');
-        await peer.expect('DATA');
-        peer.write('354 go\r\n');
+        await peer.dialogue([
+          ['MAIL', '250 ok'],
+          ['RCPT', '250 ok'],
+          ['DATA', '354 go'],
+        ]);
         await peer.readUntil('\r\n.\r\n');
         await peer.closed; // never answers
       },
@@ -220,12 +205,11 @@ describe('transactions without PIPELINING', () => {
 
   it('treats 250 to DATA as a protocol error', async () => {
     const { conn } = await connect([], async (peer) => {
-      await peer.expect('MAIL');
-      peer.write('250 ok\r\n');
-      await peer.expect('RCPT');
-      peer.write('250 ok\r\n');
-      await peer.expect('DATA');
-      peer.write('250 sure\r\n');
+      await peer.dialogue([
+        ['MAIL', '250 ok'],
+        ['RCPT', '250 ok'],
+        ['DATA', '250 sure'],
+      ]);
       await peer.closed;
     });
     const error = await rejection(conn.send(tx(['a@raw.test'])));
@@ -241,12 +225,11 @@ describe('transactions without PIPELINING', () => {
     const body = `Subject: big\r\n\r\n${line.repeat(60_000)}`; // ~4.3 MB
     let received = 0;
     const { conn } = await connect(['SIZE 100000000'], async (peer) => {
-      await peer.expect('MAIL FROM:<sender@client.test> SIZE=');
-      peer.write('250 ok\r\n');
-      await peer.expect('RCPT');
-      peer.write('250 ok\r\n');
-      await peer.expect('DATA');
-      peer.write('354 go\r\n');
+      await peer.dialogue([
+        ['MAIL FROM:<sender@client.test> SIZE=', '250 ok'],
+        ['RCPT', '250 ok'],
+        ['DATA', '354 go'],
+      ]);
       received = (await peer.readUntil('\r\n.\r\n', 10_000)).length;
       peer.write('250 ok\r\n');
       await peer.closed;
@@ -261,12 +244,11 @@ describe('transactions without PIPELINING', () => {
 describe('SmtpConnection.send guards', () => {
   it('refuses control characters locally and stays usable; refuses a concurrent send', async () => {
     const { conn, server } = await connect([], async (peer) => {
-      await peer.expect('MAIL FROM:<sender@client.test>');
-      peer.write('250 ok\r\n');
-      await peer.expect('RCPT');
-      peer.write('250 ok\r\n');
-      await peer.expect('DATA');
-      peer.write('354 go\r\n');
+      await peer.dialogue([
+        ['MAIL FROM:<sender@client.test>', '250 ok'],
+        ['RCPT', '250 ok'],
+        ['DATA', '354 go'],
+      ]);
       await peer.readUntil('\r\n.\r\n');
       peer.write('250 ok\r\n');
       await peer.closed;

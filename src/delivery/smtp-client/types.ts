@@ -5,7 +5,7 @@
  * `openSmtpConnection` (session.ts) produces an `SmtpConnection` (connection.ts).
  */
 import type { ConnectionOptions } from 'node:tls';
-import type { DsnNotify, OriginalRecipient } from '../../contracts/envelope.ts';
+import type { RecipientInput } from '../../contracts/envelope.ts';
 import type { SmtpReply } from '../../contracts/status.ts';
 
 /** Per-step timeouts in ms (RFC 5321 4.5.3.2 gives the minimums used as defaults). */
@@ -81,11 +81,8 @@ export interface ConnectOptions {
   readonly tlsOptions?: ConnectionOptions;
 }
 
-export interface OutboundRecipient {
-  readonly address: string;
-  readonly notify?: readonly DsnNotify[] | 'NEVER';
-  readonly orcpt?: OriginalRecipient;
-}
+/** A forward path with its DSN parameters: the same shape the envelope stores. */
+export type OutboundRecipient = RecipientInput;
 
 export interface OutboundTransaction {
   /** Reverse path; `''` for the null sender `<>`. */
