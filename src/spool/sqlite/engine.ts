@@ -16,8 +16,8 @@
  *  - SQLITE_FULL / ENOSPC map to `full` (SPOOL_FULL), everything else to `io`.
  * No untrusted input beyond bound parameters (see write-ops.ts, read-ops.ts).
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
   EngineError,
@@ -46,6 +46,19 @@ interface OpenState {
   readonly db: DatabaseSync;
   readonly writes: WriteOps;
   readonly reads: ReadOps;
+}
+
+/** Makes a directory's entries durable; filesystems that cannot fsync a directory are skipped. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'EINVAL' && code !== 'ENOTSUP') throw error;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export function toWireError(error: unknown): WireError {
@@ -122,10 +135,16 @@ export class SqliteEngine {
     if (this.#state !== undefined) return;
     mkdirSync(this.#options.dataDir, { recursive: true });
     const path = join(this.#options.dataDir, DATABASE_FILE);
+    const created = !existsSync(path);
     const db = new DatabaseSync(path, { timeout: 0 });
     try {
       configureConnection(db, this.#options.maxDatabaseBytes);
       const before = migrate(db);
+      // SQLite syncs the directory for its WAL, not for a new database file or data dir.
+      if (created) {
+        syncDirectory(this.#options.dataDir);
+        syncDirectory(dirname(this.#options.dataDir));
+      }
       const writes = new WriteOps(db);
       db.exec('BEGIN IMMEDIATE');
       let released: number;

@@ -62,6 +62,8 @@ export interface CommitGroups {
 export type SqliteSpool = Spool & { commitGroups(): CommitGroups };
 
 const FREE_BYTES_CACHE_MS = 1_000;
+/** Requests queued to the engine at once; past this, calls fail at once (temporary). */
+const MAX_PENDING_REQUESTS = 10_000;
 
 type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 
@@ -259,7 +261,10 @@ class SqliteSpoolFront implements SqliteSpool {
   }
 
   #ensureOpen(): void {
-    if (this.#state === 'open') return;
+    if (this.#state === 'open') {
+      if (this.#pending.size >= MAX_PENDING_REQUESTS) throw spoolIo(new Error('spool overloaded'));
+      return;
+    }
     if (this.#state === 'failed') throw spoolIo(this.#failure);
     throw spoolClosed();
   }

@@ -150,6 +150,21 @@ describe('sqlite spool specifics', () => {
       await spool.commit(view);
       assert.equal(view.body.byteLength, 9_980, 'a view is copied and left usable');
       assert.ok(Buffer.from(await spool.readBody(whole.id)).equals(patternBytes(10_000, 5)));
+      // Handing the same (now detached) body in again is refused, not stored empty.
+      await rejectsWith(spool.commit({ ...whole, id: makeMessage().id }), 'SPOOL_IO');
+      assert.equal((await spool.stats()).messages, 2);
+    });
+  });
+
+  it('too many queued requests fail at once with SPOOL_IO; the rest complete', async () => {
+    await withDir(async (_dir, open) => {
+      const spool = await open({ inProcess: true });
+      const calls = Array.from({ length: 10_001 }, () => spool.stats());
+      const outcomes = await Promise.allSettled(calls);
+      const rejected = outcomes.filter((o) => o.status === 'rejected');
+      assert.equal(rejected.length, 1);
+      await rejectsWith(Promise.reject(rejected[0]!.reason), 'SPOOL_IO');
+      assert.equal((await spool.stats()).messages, 0);
     });
   });
 

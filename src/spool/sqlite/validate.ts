@@ -49,6 +49,8 @@ export function checkCommit(message: NewMessage, leaseMs: number | undefined): v
   checkId(message.id, 'message id');
   checkTime(message.receivedAt, 'receivedAt');
   if (!(message.body instanceof Uint8Array)) fail('body must be a Uint8Array');
+  if (message.body.buffer instanceof ArrayBuffer && message.body.buffer.detached)
+    fail('body buffer is detached (already handed to the spool?)');
   const count = message.envelope.recipients.length;
   checkCount(count, LIMITS.recipientsPerMessage, 'recipient count');
   if (message.initialStatus !== undefined) {
