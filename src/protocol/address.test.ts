@@ -125,6 +125,12 @@ describe('parseMailbox: SMTPUTF8 (RFC 6531)', () => {
     assert.equal(ok('😀@x.test', UTF8).local, '😀');
   });
 
+  it('limits ASCII labels to 63 octets in a UTF-8 domain too', () => {
+    assert.deepEqual(fails(`u@bü.${'a'.repeat(64)}.test`, UTF8), { code: 553, enhanced: '5.1.3' });
+    ok(`u@bü.${'a'.repeat(63)}.test`, UTF8);
+    assert.deepEqual(fails(`u@${'ü'.repeat(60)}.test`, UTF8), { code: 553, enhanced: '5.1.3' });
+  });
+
   it('counts the local part limit in octets, not characters', () => {
     ok(`${'é'.repeat(32)}@x.test`, UTF8);
     assert.deepEqual(fails(`${'é'.repeat(33)}@x.test`, UTF8), { code: 553, enhanced: '5.1.3' });

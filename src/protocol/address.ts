@@ -86,8 +86,8 @@ export function parseDomain(text: string, allowUtf8: boolean): ParseResult<strin
   const labels = text.split('.');
   for (const label of labels) {
     if (label === '') return SYNTAX('empty label in domain');
-    if (Buffer.byteLength(label) > MAX_LABEL_OCTETS && !utf8) return TOO_LONG('domain label too long');
     if (!hasNonAscii(label)) {
+      if (label.length > MAX_LABEL_OCTETS) return TOO_LONG('domain label too long');
       if (!LDH_LABEL.test(label)) return SYNTAX('invalid domain');
       asciiLength += label.length + 1;
       continue;

@@ -34,6 +34,8 @@ export interface DataDecoderOptions {
 const CR = 0x0d;
 const LF = 0x0a;
 const DOT = 0x2e;
+/** Above this many output pieces from one input chunk, they are joined into one Buffer. */
+const MAX_PIECES_PER_SCAN = 8;
 
 /**
  * line-start: at the first octet of a line; mid: inside a line; cr: a CR ended the
@@ -163,6 +165,7 @@ export class BodyScanner {
     if (this.#fatal) return chunk.length;
     const n = chunk.length;
     const pieces = this.#pieces;
+    const firstPiece = pieces.length;
     const nulPos = this.#violation === undefined ? chunk.indexOf(0) : -1;
     let runStart = 0;
     let nextCr = -2;
@@ -263,7 +266,7 @@ export class BodyScanner {
             i++;
             if (this.#crlfStart) {
               this.#done = true;
-              return this.#finish(i);
+              return this.#finish(i, firstPiece);
             }
             this.#keptDotLine();
             runStart = i;
@@ -283,7 +286,7 @@ export class BodyScanner {
       }
     }
     if (this.#state !== 'dot' && this.#state !== 'dot-cr') flush(n);
-    return this.#finish(n);
+    return this.#finish(n, firstPiece);
   }
 
   /** A line holding only "." that is not the terminator: kept as content. */
@@ -299,8 +302,13 @@ export class BodyScanner {
     return n;
   }
 
-  #finish(consumed: number): number {
-    if (this.#violation !== undefined) this.#pieces = [];
+  #finish(consumed: number, firstPiece: number): number {
+    if (this.#violation !== undefined) {
+      this.#pieces = [];
+    } else if (this.#pieces.length - firstPiece > MAX_PIECES_PER_SCAN) {
+      // Many short pieces (dot-stuffed or rewritten lines): one copy beats thousands of tiny Buffers.
+      this.#pieces.push(Buffer.concat(this.#pieces.splice(firstPiece)));
+    }
     return consumed;
   }
 

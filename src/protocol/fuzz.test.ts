@@ -82,44 +82,20 @@ class Fuzzer {
   }
 }
 
+/** Splits a '|'-separated list (keeps the tables short). */
+function list(text: string): string[] {
+  return text.split('|');
+}
+
 const ADDRESS_ALPHABET = [
-  ...'aZ09.@"\\<>:,%!-_+=;/[]{}() ',
-  'IPv6:',
-  '::1',
-  '127.0.0.1',
-  'xn--',
-  'example.org',
-  '\t',
-  '\r',
-  '\n',
-  '\0',
-  '\x7f',
-  'ü',
-  'é',
-  '\u0085',
-  '\ud800',
-  '😀',
-  '\uFFFD',
-  '\u3002',
-  '+0D',
-  '+00',
-  '+2B',
-  '\\x{',
-  '}',
-  'E9',
+  ...'aZ09.@"\\<>:,%!-_+=;/[]{}() \t\r\n\0\x7füé\u0085\ud800\uFFFD\u3002',
+  ...list('IPv6:|::1|127.0.0.1|xn--|example.org|😀|+0D|+00|+2B|\\x{|}|E9'),
 ];
 
-const MAILBOX_SEEDS = [
-  'user@example.org',
-  '"a b"@x.test',
-  '"u@example.org"@local.test',
-  'u%example.org@local.test',
-  'u@[127.0.0.1]',
-  'u@[IPv6:2001:db8::1]',
-  'üser@bücher.test',
-  '"a\\"b"@x.test',
-  'example.org!u@local.test',
-];
+const MAILBOX_SEEDS = list(
+  'user@example.org|"a b"@x.test|"u@example.org"@local.test|u%example.org@local.test|u@[127.0.0.1]|' +
+    'u@[IPv6:2001:db8::1]|üser@bücher.test|"a\\"b"@x.test|example.org!u@local.test',
+);
 
 function assertMailbox(mailbox: Mailbox, allowUtf8: boolean, input: string): void {
   const where = JSON.stringify(input);
@@ -150,14 +126,7 @@ function assertError(
 describe('fuzz: parsers', () => {
   it('parseCommandLine', () => {
     const f = new Fuzzer(SEED);
-    const seeds = [
-      'MAIL FROM:<a@b>',
-      'RCPT TO:<x@y> NOTIFY=NEVER',
-      'DATA',
-      'ehlo client.test',
-      'QUIT  ',
-      'BDAT 5 LAST',
-    ];
+    const seeds = list('MAIL FROM:<a@b>|RCPT TO:<x@y> NOTIFY=NEVER|DATA|ehlo client.test|QUIT  |BDAT 5 LAST');
     const alphabet = [...ADDRESS_ALPHABET, 'MAIL', 'ehlo', 'STARTTLS', 'ſ', 'ß', ' '];
     for (let n = 0; n < ITERATIONS; n++) {
       const line = f.input(seeds, alphabet, 40);
@@ -349,27 +318,10 @@ function runDecoder(input: Buffer, options: DataDecoderOptions, chunkSizes: () =
   return { done, fatal, violation, size, consumed: fatal ? -1 : consumed, out: text };
 }
 
-const DATA_ALPHABET = [
-  'a',
-  'b',
-  ' ',
-  '.',
-  '..',
-  '\r',
-  '\n',
-  '\r\n',
-  '\r\n.\r\n',
-  '.\r\n',
-  '\0',
-  'ü',
-  'xxxxxxxx',
-];
-const DATA_SEEDS = [
-  'Subject: x\r\n\r\nbody\r\n.\r\n',
-  'a\r\n..b\r\n.\r\nQUIT\r\n',
-  'x\n.\nMAIL\r\n.\r\n',
-  '.\r\n',
-];
+const DATA_ALPHABET = list('a|b| |.|..|\r|\n|\r\n|\r\n.\r\n|.\r\n|\0|ü|xxxxxxxx');
+const DATA_SEEDS = list(
+  'Subject: x\r\n\r\nbody\r\n.\r\n|a\r\n..b\r\n.\r\nQUIT\r\n|x\n.\nMAIL\r\n.\r\n|.\r\n',
+);
 
 describe('fuzz: DATA and BDAT', () => {
   it('DataDecoder: chunking does not matter, and it agrees with the reference model', () => {

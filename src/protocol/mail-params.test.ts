@@ -81,7 +81,7 @@ describe('parseMailFrom', () => {
     assert.equal(code(parseMailFrom('FROM:<ü@bücher.test> SMTPUTF8', NONE)), '555 5.5.4');
   });
 
-  const errors: [string, string, { utf8: boolean; dsn: boolean }?][] = [
+  const errors: [string, string, { utf8: boolean; dsn: boolean; auth?: boolean }?][] = [
     ['', '501 5.5.4'],
     ['FROM:', '501 5.5.4'],
     ['FROM:a@b.test', '501 5.5.4'],
@@ -108,6 +108,7 @@ describe('parseMailFrom', () => {
     ['FROM:<a@b.test> ENVID=a+2b', '501 5.5.4'],
     [`FROM:<a@b.test> ENVID=${'x'.repeat(101)}`, '501 5.5.4'],
     ['FROM:<a@b.test> AUTH=a+0A', '501 5.5.4'],
+    ['FROM:<a@b.test> AUTH=<>', '555 5.5.4', { utf8: true, dsn: true, auth: false }],
     ['FROM:<a@b.test> X-UNKNOWN=1', '555 5.5.4'],
     ['FROM:<a@b.test> NOTIFY=NEVER', '555 5.5.4'],
     ['FROM:<a@b.test> -BAD=1', '501 5.5.4'],
@@ -168,7 +169,7 @@ describe('parseRcptTo', () => {
     assert.equal(code(parseRcptTo('TO:<ü@bücher.test>', NONE)), '553 5.6.7');
   });
 
-  const errors: [string, string, { utf8: boolean; dsn: boolean }?][] = [
+  const errors: [string, string, { utf8: boolean; dsn: boolean; auth?: boolean }?][] = [
     ['TO:<>', '501 5.1.3'],
     ['TO:', '501 5.5.4'],
     ['TO:x@y.test', '501 5.5.4'],
@@ -187,6 +188,8 @@ describe('parseRcptTo', () => {
     ['TO:<x@y.test> ORCPT=utf-8;x\\x{0A}@y.test', '501 5.5.4'],
     ['TO:<x@y.test> ORCPT=utf-8;x\\x{D800}@y.test', '501 5.5.4'],
     ['TO:<x@y.test> ORCPT=utf-8;x\\x{110000}@y.test', '501 5.5.4'],
+    ['TO:<x@y.test> ORCPT=utf-8;x\ud800@y.test', '501 5.5.4'],
+    ['TO:<x@y.test> ORCPT=utf-8;x\u0085@y.test', '501 5.5.4'],
     ['TO:<x@y.test> ORCPT=utf-8;x\\x{e9}@y.test', '501 5.5.4'],
     ['TO:<x@y.test> ORCPT=utf-8;x\\y@y.test', '501 5.5.4'],
     [`TO:<x@y.test> ORCPT=rfc822;${'x'.repeat(500)}`, '501 5.5.4'],

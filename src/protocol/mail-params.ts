@@ -11,7 +11,15 @@
  * and dropped: only the final mailbox counts.
  */
 import type { BodyType, DsnNotify, OriginalRecipient } from '../contracts/envelope.ts';
-import { type Mailbox, type ParseResult, parseDomain, parseError, parseMailbox, parseOk } from './address.ts';
+import {
+  hasBadUnicode,
+  type Mailbox,
+  type ParseResult,
+  parseDomain,
+  parseError,
+  parseMailbox,
+  parseOk,
+} from './address.ts';
 import { decodeXtext, hasControlChar } from './xtext.ts';
 
 export interface MailFrom {
@@ -37,6 +45,8 @@ export interface RcptTo {
 export interface Extensions {
   readonly utf8: boolean;
   readonly dsn: boolean;
+  /** RFC 4954: whether AUTH was offered. MAIL's AUTH= is refused (555) only when this is false. */
+  readonly auth?: boolean;
 }
 
 /** RFC 3461 4.4 and 4.2 limits on the encoded values. */
@@ -188,6 +198,7 @@ export function parseMailFrom(args: string, ext: Extensions): ParseResult<MailFr
         break;
       }
       case 'AUTH': {
+        if (ext.auth === false) return notOffered(param.keyword);
         const value = needValue(param);
         if (!value.ok) return value;
         const decoded = decodeXtext(value.value);
@@ -265,7 +276,7 @@ export function decodeUtf8AddrXtext(text: string, allowUtf8: boolean): string | 
       return null;
     }
   }
-  return hasControlChar(out) ? null : out;
+  return hasControlChar(out) || hasBadUnicode(out) ? null : out;
 }
 
 function parseOrcpt(value: string, allowUtf8: boolean): ParseResult<OriginalRecipient> {
