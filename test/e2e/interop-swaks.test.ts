@@ -210,7 +210,7 @@ describe('swaks', { skip }, () => {
     const copy = await storedMessage(mx, queueId(r.stdout));
     assertSameBytes(copy.rest, `${lines.join('\r\n')}\r\n`, 'stored 8-bit body');
     assert.equal(copy.message.envelope.bodyType, '7BIT');
-    assert.equal(copy.message.headers.Subject ?? copy.message.headers.subject, 'Grüße aus Köln ✓');
+    assert.equal(copy.message.headers.subject, 'Grüße aus Köln ✓');
   });
 
   // Known server bug: ingress/smtp/listener.ts hands `secureContext` to tls.createServer,
