@@ -1,3 +1,5 @@
+// DotStuffer: table of stuffing and line-ending cases, chunk boundaries, and a seeded property test
+// (no bare CR/LF out, unstuffing gives the canonical body, CRLF.CRLF only at the end).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DotStuffer, dotStuff } from './dot-stuffer.ts';

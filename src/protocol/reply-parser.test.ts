@@ -1,3 +1,4 @@
+// ReplyParser, table-driven: valid replies under any chunking, each protocol error by reason, limits.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SmtpReply } from '../contracts/status.ts';

@@ -1,3 +1,4 @@
+// Pure command building: EHLO keyword parsing, local refusals, MAIL/RCPT parameters, input validation.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeXtext } from '../../protocol/xtext.ts';

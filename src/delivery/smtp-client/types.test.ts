@@ -1,3 +1,4 @@
+// Timeout defaults (RFC 5321 4.5.3.2) and how partial timeouts are merged.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_TIMEOUTS, resolveTimeouts } from './types.ts';
