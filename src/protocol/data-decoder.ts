@@ -62,7 +62,7 @@ export class BodyScanner {
   #violation: DataViolation | undefined;
   #fatal = false;
   #done = false;
-  /** Output produced by the current scan() call. */
+  /** Output not yet taken by takePieces(). */
   #pieces: Buffer[] = [];
 
   constructor(options: DataDecoderOptions, dots: boolean, fatalOnBare: boolean) {

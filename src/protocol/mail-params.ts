@@ -62,6 +62,11 @@ const ADDR_TYPE = /^[A-Za-z0-9][A-Za-z0-9-]*$/;
 const badParam = (message: string) => parseError(501, '5.5.4', message);
 const notOffered = (keyword: string) => parseError(555, '5.5.4', `Unsupported parameter ${keyword}`);
 
+/** Upper-cases ASCII letters only: "8bıtmime" or "ſuccess" must not turn into keywords. */
+function upperAscii(text: string): string {
+  return text.replace(/[a-z]+/g, (s) => s.toUpperCase());
+}
+
 interface Param {
   readonly keyword: string;
   readonly value: string | undefined;
@@ -93,7 +98,7 @@ function findPathEnd(args: string, open: number): number {
 /** Splits "FROM:<path> K=V K2" into the path text and the parameters (syntax only). */
 function splitArgs(args: string, prefix: string, allowUtf8: boolean): ParseResult<SplitArgs> {
   const usage = badParam(`Syntax: ${prefix === 'FROM:' ? 'MAIL FROM:<address>' : 'RCPT TO:<address>'}`);
-  if (args.slice(0, prefix.length).toUpperCase() !== prefix) return usage;
+  if (upperAscii(args.slice(0, prefix.length)) !== prefix) return usage;
   let open = prefix.length;
   if (args[open] === ' ') open++;
   if (args[open] !== '<') return usage;
@@ -167,7 +172,7 @@ export function parseMailFrom(args: string, ext: Extensions): ParseResult<MailFr
       case 'BODY': {
         const value = needValue(param);
         if (!value.ok) return value;
-        const upper = value.value.toUpperCase();
+        const upper = upperAscii(value.value);
         if (upper === '7BIT' || upper === '8BITMIME') body = upper;
         else if (upper === 'BINARYMIME') return notOffered('BODY=BINARYMIME');
         else return badParam('Invalid BODY');
@@ -182,7 +187,7 @@ export function parseMailFrom(args: string, ext: Extensions): ParseResult<MailFr
         if (!ext.dsn) return notOffered(param.keyword);
         const value = needValue(param);
         if (!value.ok) return value;
-        const upper = value.value.toUpperCase();
+        const upper = upperAscii(value.value);
         if (upper !== 'FULL' && upper !== 'HDRS') return badParam('Invalid RET');
         ret = upper;
         break;
@@ -228,7 +233,7 @@ export function parseMailFrom(args: string, ext: Extensions): ParseResult<MailFr
 }
 
 function parseNotify(value: string): ParseResult<readonly DsnNotify[] | 'NEVER'> {
-  const items = value.toUpperCase().split(',');
+  const items = upperAscii(value).split(',');
   if (items.length === 1 && items[0] === 'NEVER') return parseOk('NEVER');
   const out: DsnNotify[] = [];
   for (const item of items) {
@@ -325,7 +330,7 @@ export function parseRcptTo(args: string, ext: Extensions): ParseResult<RcptTo> 
   if (path === '') return parseError(501, '5.1.3', 'null recipient not allowed');
   let forwardPath: Mailbox;
   let postmaster = false;
-  if (path.toLowerCase() === 'postmaster') {
+  if (upperAscii(path) === 'POSTMASTER') {
     forwardPath = { local: path, domain: '', addressLiteral: false, utf8: false };
     postmaster = true;
   } else {
