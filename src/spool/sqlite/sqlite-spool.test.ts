@@ -5,6 +5,7 @@
  * schema and the claim index, body transfer to the worker).
  */
 import assert from 'node:assert/strict';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,6 +174,9 @@ describe('sqlite spool specifics', () => {
       const spool = await open();
       await spool.commit(makeMessage());
       await spool.close();
+      // close checkpointed the WAL into the database: nothing is left to replay.
+      const wal = join(dir, 'spool.sqlite-wal');
+      assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'WAL empty after close');
       const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
       try {
         const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
