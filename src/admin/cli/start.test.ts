@@ -48,7 +48,7 @@ describe('start command (in-process, recorded runtime)', () => {
   test('prints the banner, stops once on the first signal, exits 0', async () => {
     const runtime = recordingRuntime();
     const io = fakeIo({ cwd: dir });
-    const running = createStartCommand(runtime.load).run(
+    const running = createStartCommand({ load: runtime.load }).run(
       ['--smtp', '127.0.0.1:0', '--hostname', 'mx.test'],
       io,
     );
@@ -64,19 +64,26 @@ describe('start command (in-process, recorded runtime)', () => {
     assert.equal(io.subscribers(), 0, 'signal handlers removed');
   });
 
-  test('a second signal while stopping exits 130 at once, stop called only once', async () => {
+  test('a second signal while stopping exits 130 at once; a near-simultaneous duplicate does not', async () => {
     let finishStop = (): void => {};
     const stopGate = new Promise<void>((resolve) => {
       finishStop = resolve;
     });
     const runtime = recordingRuntime({ stop: () => stopGate });
     const io = fakeIo({ cwd: dir });
-    const running = createStartCommand(runtime.load).run(['--hostname', 'mx.test'], io);
+    let clock = 1000;
+    const command = createStartCommand({ load: runtime.load, duplicateWindowMs: 500, now: () => clock });
+    const running = command.run(['--hostname', 'mx.test'], io);
     await until(() => io.out().includes('Stop with'), 'the banner');
     io.signal('SIGINT');
     await until(() => runtime.calls.stops.length === 1, 'stop');
+    clock += 5; // the same Ctrl-C delivered again (npm start, timeout)
+    io.signal('SIGINT');
+    assert.deepEqual(io.exits, []);
+    clock += 1000; // the operator presses again
     io.signal('SIGINT');
     assert.deepEqual(io.exits, [130]);
+    assert.match(io.err(), /SIGINT again, exiting now/);
     assert.deepEqual(runtime.calls.stops, ['signal']);
     finishStop();
     assert.equal(await running, 0);
@@ -85,9 +92,11 @@ describe('start command (in-process, recorded runtime)', () => {
   test('a configuration error exits 78 without loading the runtime', async () => {
     let loaded = false;
     const io = fakeIo({ cwd: dir });
-    const code = await createStartCommand(async () => {
-      loaded = true;
-      throw new Error('should not load');
+    const code = await createStartCommand({
+      load: async () => {
+        loaded = true;
+        throw new Error('should not load');
+      },
     }).run(['--mx-port', 'seventy'], io);
     assert.equal(code, 78);
     assert.equal(loaded, false);
@@ -102,7 +111,7 @@ describe('start command (in-process, recorded runtime)', () => {
       fail: new Error('listen EADDRINUSE: address already in use 127.0.0.1:2525'),
     });
     const io = fakeIo({ cwd: dir });
-    const code = await createStartCommand(runtime.load).run(['--hostname', 'mx.test'], io);
+    const code = await createStartCommand({ load: runtime.load }).run(['--hostname', 'mx.test'], io);
     assert.equal(code, 1);
     assert.match(io.err(), /mxpress: cannot start: listen EADDRINUSE/);
     assert.equal(io.subscribers(), 0);
@@ -111,7 +120,10 @@ describe('start command (in-process, recorded runtime)', () => {
   test('a stop that never finishes is given up after the limit, exit 1', async () => {
     const runtime = recordingRuntime({ stop: () => new Promise<void>(() => {}) });
     const io = fakeIo({ cwd: dir });
-    const running = createStartCommand(runtime.load, 50).run(['--hostname', 'mx.test'], io);
+    const running = createStartCommand({ load: runtime.load, stopLimitMs: 50 }).run(
+      ['--hostname', 'mx.test'],
+      io,
+    );
     await until(() => io.out().includes('Stop with'), 'the banner');
     io.signal('SIGTERM');
     assert.equal(await running, 1);

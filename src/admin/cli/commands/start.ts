@@ -5,7 +5,8 @@
  * Exit codes: 78 for a configuration problem (printed as is), 1 when the runtime
  * fails to start or to stop, 0 after a clean stop. The first signal calls
  * `stop('signal')` exactly once and waits for it (at most STOP_LIMIT_MS); a second
- * signal exits 130 at once. The runtime module is imported only here, after the
+ * signal exits 130 at once (one within DUPLICATE_SIGNAL_MS of the first is taken
+ * for a duplicate delivery and ignored). The runtime module is imported only here, after the
  * configuration is known to be good, so `config check` and `--help` never load it.
  */
 
@@ -27,6 +28,9 @@ export type StartFunction = (config: Config) => Promise<RunningServer>;
 /** How long a stop may take before we give up and exit 1. */
 export const STOP_LIMIT_MS = 120_000;
 
+/** Signals closer together than this count as one (see watchSignals). */
+export const DUPLICATE_SIGNAL_MS = 500;
+
 async function loadRuntime(): Promise<StartFunction> {
   const { startMxpress } = await import('../../../runtime/start.ts');
   return startMxpress;
@@ -36,19 +40,30 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Watches for stop signals: `first` resolves on the first; a second one exits at once. */
-function watchSignals(io: CliIo): { first: Promise<StopSignal>; dispose(): void } {
-  let seen = false;
+/**
+ * Watches for stop signals: `first` resolves on the first; a later one exits at
+ * once. A repeat arriving within `duplicateWindowMs` of the first is the same
+ * event delivered twice (a terminal's Ctrl-C reaches `npm start` and us, and npm
+ * forwards it; `timeout` signals the child and its process group), not an
+ * impatient operator, so it is ignored.
+ */
+function watchSignals(
+  io: CliIo,
+  duplicateWindowMs: number,
+  now: () => number,
+): { first: Promise<StopSignal>; dispose(): void } {
+  let firstAt: number | undefined;
   let dispose = (): void => {};
   const first = new Promise<StopSignal>((resolve) => {
     dispose = io.onSignal((signal) => {
-      if (seen) {
-        io.stderr.write(`mxpress: ${signal} again, exiting now\n`);
-        io.exit(EXIT.interrupted);
+      if (firstAt === undefined) {
+        firstAt = now();
+        resolve(signal);
         return;
       }
-      seen = true;
-      resolve(signal);
+      if (now() - firstAt < duplicateWindowMs) return;
+      io.stderr.write(`mxpress: ${signal} again, exiting now\n`);
+      io.exit(EXIT.interrupted);
     });
   });
   return { first, dispose };
@@ -66,11 +81,20 @@ async function stopWithin(server: RunningServer, limitMs: number): Promise<'stop
   }
 }
 
-/** The command, with the runtime loader replaceable for in-process tests of this file. */
-export function createStartCommand(
-  load: () => Promise<StartFunction> = loadRuntime,
-  stopLimitMs = STOP_LIMIT_MS,
-): Command {
+export interface StartCommandOptions {
+  /** Loads the runtime's start function (replaceable for in-process tests of this file). */
+  readonly load?: () => Promise<StartFunction>;
+  readonly stopLimitMs?: number;
+  /** Repeats of a signal within this long after the first are ignored (default 500 ms). */
+  readonly duplicateWindowMs?: number;
+  readonly now?: () => number;
+}
+
+export function createStartCommand(options: StartCommandOptions = {}): Command {
+  const load = options.load ?? loadRuntime;
+  const stopLimitMs = options.stopLimitMs ?? STOP_LIMIT_MS;
+  const duplicateWindowMs = options.duplicateWindowMs ?? DUPLICATE_SIGNAL_MS;
+  const now = options.now ?? (() => performance.now());
   return {
     name: 'start',
     summary: 'run the server: SMTP listeners, HTTP API and delivery',
@@ -95,7 +119,7 @@ export function createStartCommand(
         return EXIT.config;
       }
       // Listen for signals before starting, so one during startup is not lost.
-      const signals = watchSignals(io);
+      const signals = watchSignals(io, duplicateWindowMs, now);
       try {
         let server: RunningServer;
         try {
