@@ -10,7 +10,7 @@
  * job is sent through the relay at once. Never rejects.
  */
 import type { RelayRoute, ShapingRule } from '../config/types.ts';
-import type { MxTarget, Resolver } from '../contracts/resolver.ts';
+import type { MxLookup, MxTarget, Resolver } from '../contracts/resolver.ts';
 import type { SmtpReply } from '../contracts/status.ts';
 import { type ConnectPlan, type ConnectTarget, Destination } from './destination.ts';
 import { type DeliveryJob, outcomeForAll, type RecipientOutcome } from './job.ts';
@@ -118,7 +118,9 @@ export class DeliveryEngine {
 
   async #direct(job: DeliveryJob): Promise<RecipientOutcome[]> {
     const route = 'direct';
-    const lookup = await this.#options.resolver.resolveMx(job.domain);
+    let lookup = await this.#options.resolver.resolveMx(job.domain);
+    if (lookup.kind === 'temporary' && lookup.code === 'DNS_REFUSED')
+      lookup = await this.#refusedMx(job.domain, lookup);
     switch (lookup.kind) {
       case 'null-mx':
         return this.#verdict(
@@ -189,6 +191,22 @@ export class DeliveryEngine {
         throw new Error(`unhandled lookup ${String(never)}`);
       }
     }
+  }
+
+  /**
+   * A resolver that knows a domain's address but refuses its MX question (a
+   * forwarder without upstream, as dnsmasq answers for its host records) leaves the
+   * domain's own address as the only lead: use it as the implicit MX, and stay
+   * temporary when there is none.
+   */
+  async #refusedMx(domain: string, refused: MxLookup): Promise<MxLookup> {
+    const addresses = await this.#options.resolver.resolveAddresses(domain);
+    if (addresses.kind !== 'ok') return refused;
+    this.#options.log('debug', 'MX query refused; using the domain address as implicit MX', { domain });
+    return {
+      kind: 'ok',
+      targets: [{ host: domain, preference: 0, addresses: addresses.addresses, implicit: true }],
+    };
   }
 
   async #viaRelay(job: DeliveryJob, relay: RelayRoute): Promise<RecipientOutcome[]> {

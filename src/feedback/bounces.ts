@@ -54,6 +54,8 @@ export interface BounceRecipient {
 export interface BounceRequest {
   readonly message: StoredMessage;
   readonly recipients: readonly BounceRecipient[];
+  /** The original message when the caller read it before the spool released it. */
+  readonly original?: Uint8Array;
 }
 
 export interface Bouncer {
@@ -89,7 +91,9 @@ export function createBouncer(deps: BounceDeps): Bouncer {
       if (due.length === 0) return undefined;
 
       const returnFull = due.every((r) => r.action === 'failed') && message.envelope.ret !== 'HDRS';
-      const original = await readOriginal(deps, message);
+      const original = request.original
+        ? { bytes: request.original, whole: true }
+        : await readOriginal(deps, message);
       const smtputf8 = message.envelope.smtputf8;
       const { body, subject } = buildDsn({
         reportingMta: deps.hostname,

@@ -21,6 +21,8 @@ import { nextRetry, type RetryPolicy } from './retry-policy.ts';
 
 export interface FailureReport {
   readonly message: StoredMessage;
+  /** The message bytes, read before the final update let the spool release them. */
+  readonly original?: Uint8Array;
   readonly recipients: readonly {
     readonly outcome: RecipientOutcome;
     readonly status: 'bounced' | 'expired';
@@ -253,21 +255,24 @@ export class Scheduler {
       }
       const backoff = outcome.scope === 'site' ? this.#deps.engine.backedOffUntil(job.domain) : 0;
       const at = Math.max(decision.at, Math.min(backoff, job.receivedAt + this.#deps.policy.maxQueueTimeMs));
-      updates.push({ ...common, status: 'deferred', nextAttemptAt: at });
-      events.push({
-        ...base,
-        type: 'deferred',
-        recipient: outcome.address,
-        nextAttemptAt: at,
-        attempt: outcome.attempt ?? {
-          at: now,
-          durationMs: 0,
-          route: outcome.route,
-          outcome: 'deferred',
-          reply: outcome.reply,
-        },
-      });
+      // A deferral without a connection (DNS trouble) still counts as an attempt, so the intervals grow.
+      const attempt = outcome.attempt ?? {
+        at: now,
+        durationMs: 0,
+        route: outcome.route,
+        outcome: 'deferred' as const,
+        reply: outcome.reply,
+        ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+        ...(outcome.scope !== 'none' ? { scope: outcome.scope } : {}),
+      };
+      updates.push({ ...common, attempt, status: 'deferred', nextAttemptAt: at });
+      events.push({ ...base, type: 'deferred', recipient: outcome.address, nextAttemptAt: at, attempt });
     }
+    // The last final update releases the body; a report returns it, so read it first.
+    const wantsReport = failures.length > 0 && this.#deps.onFailures !== undefined && job.mailFrom !== '';
+    const original = wantsReport
+      ? await this.#deps.spool.readBody(job.messageId).catch(() => undefined)
+      : undefined;
     await this.#deps.spool.update(updates, events);
     this.#deps.events.publish(events);
     const soonest = updates.reduce(
@@ -275,9 +280,10 @@ export class Scheduler {
       Number.POSITIVE_INFINITY,
     );
     if (Number.isFinite(soonest)) this.#wakeAt(soonest);
-    if (failures.length > 0 && this.#deps.onFailures && job.mailFrom !== '') {
+    if (wantsReport) {
       const message = await this.#deps.spool.getMessage(job.messageId);
-      if (message) await this.#deps.onFailures({ message, recipients: failures });
+      if (message)
+        await this.#deps.onFailures!({ message, recipients: failures, ...(original ? { original } : {}) });
     }
   }
 

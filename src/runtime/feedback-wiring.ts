@@ -58,7 +58,11 @@ export function createFailureReporter(deps: FailureReporterDeps): (report: Failu
               }),
         };
       });
-      const id = await bouncer.report({ message: report.message, recipients });
+      const id = await bouncer.report({
+        message: report.message,
+        recipients,
+        ...(report.original ? { original: report.original } : {}),
+      });
       if (!id) return;
       const event: DsnSentEvent = {
         type: 'dsn-sent',

@@ -72,9 +72,12 @@ const HANDLERS: Record<Verb, Handler> = {
 
 function greet(s: SmtpSession, args: string, esmtp: boolean): void {
   const parsed = parseHeloArgument(args);
-  if (!parsed.ok) return s.clientError(501, '5.5.4', `Syntax: ${esmtp ? 'EHLO' : 'HELO'} hostname`);
+  // Real clients send names like DESKTOP_7 or "localhost."; accept any one printable token, as
+  // long-lived MTAs do, and keep the strict result when there is one.
+  const lenient = /^[\x21-\x7e]{1,255}$/.test(args) ? args : undefined;
+  if (!parsed.ok && !lenient) return s.clientError(501, '5.5.4', `Syntax: ${esmtp ? 'EHLO' : 'HELO'} hostname`);
   s.resetTransaction();
-  s.helo = parsed.value;
+  s.helo = parsed.ok ? parsed.value : lenient!;
   s.esmtp = esmtp;
   const hello = `${s.env.hostname} Hello [${s.remoteAddress}]`;
   if (!esmtp) return s.reply(250, undefined, hello);
