@@ -28,22 +28,13 @@ const TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTim
 /** Collects nodemailer's debug log of the dialogue as `C: ...` / `S: ...` lines. */
 function transcriptLogger(): { logger: Record<string, unknown>; lines: string[] } {
   const lines: string[] = [];
-  const record =
-    () =>
-    (...args: unknown[]): void => {
-      const meta = args[0] as { tnx?: string } | undefined;
-      if ((meta?.tnx === 'client' || meta?.tnx === 'server') && typeof args[1] === 'string') {
-        lines.push(...args[1].split('\n').map((line) => `${meta.tnx === 'client' ? 'C' : 'S'}: ${line}`));
-      }
-    };
-  const logger = {
-    trace: record(),
-    debug: record(),
-    info: record(),
-    warn: record(),
-    error: record(),
-    fatal: record(),
+  const record = (...args: unknown[]): void => {
+    const meta = args[0] as { tnx?: string } | undefined;
+    if ((meta?.tnx === 'client' || meta?.tnx === 'server') && typeof args[1] === 'string') {
+      lines.push(...args[1].split('\n').map((line) => `${meta.tnx === 'client' ? 'C' : 'S'}: ${line}`));
+    }
   };
+  const logger = { trace: record, debug: record, info: record, warn: record, error: record, fatal: record };
   return { logger, lines };
 }
 
