@@ -132,6 +132,37 @@ export interface DeliveryConfig {
   }[];
 }
 
+export interface WebhookConfig {
+  readonly url: string;
+  /** Standard Webhooks secret (`whsec_` + base64), used for HMAC-SHA256 signatures. */
+  readonly secret: string;
+  /** Lifecycle event types to send; all when absent. */
+  readonly events?: readonly string[];
+}
+
+/** A classification override: first match wins, before the built-in rules. */
+export interface ClassificationRule {
+  /** Regular expression over the reply text (case-insensitive). */
+  readonly text?: string;
+  /** Enhanced status code prefix, e.g. `5.7.1` or `4.7`. */
+  readonly enhanced?: string;
+  /** Reply code prefix, e.g. `550` or `4`. */
+  readonly code?: string;
+  /** Local error code, e.g. `ECONNREFUSED`. */
+  readonly errorCode?: string;
+  readonly severity: 'hard' | 'soft';
+  readonly category: string;
+}
+
+export interface FeedbackConfig {
+  readonly webhooks: readonly WebhookConfig[];
+  /** Hard bounces add the address to the suppression list for `ttlMs` (0 = forever). */
+  readonly suppression: { readonly enabled: boolean; readonly ttlMs: number };
+  /** One JSON line per event; rotated at `maxBytes`, keeping `keep` old files. */
+  readonly eventLog: { readonly enabled: boolean; readonly path: string; readonly maxBytes: number; readonly keep: number };
+  readonly classification: readonly ClassificationRule[];
+}
+
 export interface Config {
   /** Name used in EHLO, the banner, Received headers and Message-IDs we add. */
   readonly hostname: string;
@@ -140,5 +171,7 @@ export interface Config {
   readonly http: HttpConfig;
   readonly dns: DnsConfig;
   readonly delivery: DeliveryConfig;
+  /** Webhooks, suppression, event log and classification; optional until every loader fills it. */
+  readonly feedback?: FeedbackConfig;
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
 }

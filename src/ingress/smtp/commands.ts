@@ -75,7 +75,8 @@ function greet(s: SmtpSession, args: string, esmtp: boolean): void {
   // Real clients send names like DESKTOP_7 or "localhost."; accept any one printable token, as
   // long-lived MTAs do, and keep the strict result when there is one.
   const lenient = /^[\x21-\x7e]{1,255}$/.test(args) ? args : undefined;
-  if (!parsed.ok && !lenient) return s.clientError(501, '5.5.4', `Syntax: ${esmtp ? 'EHLO' : 'HELO'} hostname`);
+  if (!parsed.ok && !lenient)
+    return s.clientError(501, '5.5.4', `Syntax: ${esmtp ? 'EHLO' : 'HELO'} hostname`);
   s.resetTransaction();
   s.helo = parsed.ok ? parsed.value : lenient!;
   s.esmtp = esmtp;
