@@ -101,11 +101,6 @@ export class ReceivedLog {
     }
     return this.events;
   }
-
-  /** The events published after the first `since` ones. */
-  after(since: number): ReceivedEvent[] {
-    return this.events.slice(since);
-  }
 }
 
 /** Every queue id in a transcript, in order ("queued as <ID>"). */
