@@ -111,6 +111,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           limits: config.smtp.limits,
           lineEndings: config.smtp.lineEndings,
           secureContext,
+          tlsCredentials: { key: material.key, cert: material.cert },
           acceptor,
           isTrusted: (ip) => cidrContains(config.smtp.trustedNetworks, ip),
           authAvailable: users.size > 0,

@@ -24,7 +24,6 @@ import {
 } from '../harness/interop/server.ts';
 
 const skip = !has('msmtp') && 'msmtp not installed';
-const IMPLICIT_TLS_BUG = 'implicit-TLS listener presents no certificate (listener.ts secureContext bug)';
 
 const LINES = [
   'Date: Mon, 1 Jan 2024 00:00:00 +0000',
@@ -166,11 +165,7 @@ describe('msmtp', { skip }, () => {
       ],
     );
   });
-
-  // Same listener bug as in interop-swaks.test.ts: runs as a todo until it is fixed.
-  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-starttls=off)', {
-    todo: IMPLICIT_TLS_BUG,
-  }, async () => {
+  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-starttls=off)', {}, async () => {
     assert.ok(mx.implicitPort, 'no implicit-TLS listener');
     const r = await msmtp(
       ['--tls=on', '--tls-starttls=off', '--tls-certcheck=off'],

@@ -22,7 +22,6 @@ import {
 } from '../harness/interop/server.ts';
 
 const skip = !has('swaks') && 'swaks not installed';
-const IMPLICIT_TLS_BUG = 'implicit-TLS listener presents no certificate (listener.ts secureContext bug)';
 
 /** A fixed DATA section (Date and Message-ID given, so mxpress adds nothing to it). */
 const DATA_LINES = [
@@ -212,13 +211,7 @@ describe('swaks', { skip }, () => {
     assert.equal(copy.message.envelope.bodyType, '7BIT');
     assert.equal(copy.message.headers.subject, 'Grüße aus Köln ✓');
   });
-
-  // Known server bug: ingress/smtp/listener.ts hands `secureContext` to tls.createServer,
-  // which ignores that option, so the implicit-TLS listener has no certificate and every
-  // handshake fails (alert 40). Runs as a todo until the listener is fixed.
-  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-on-connect)', {
-    todo: IMPLICIT_TLS_BUG,
-  }, async () => {
+  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-on-connect)', {}, async () => {
     assert.ok(mx.implicitPort, 'no implicit-TLS listener');
     const r = await swaks(
       ['--tls-on-connect', '--to', 'b@example.org', '--data', DATA_LINES.join('\n')],

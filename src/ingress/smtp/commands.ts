@@ -201,6 +201,7 @@ function bdat(s: SmtpSession, args: string): void {
   if (tx && tx.recipients.length > 0 && !tx.bdat) {
     tx.bdat = {
       chunks: [],
+      received: 0,
       checker: new ContentChecker({
         policy: s.env.lineEndings,
         maxBytes: s.env.limits.maxMessageSize,
@@ -219,9 +220,14 @@ export function finishBdatChunk(s: SmtpSession): void {
   if (!tx) return s.clientError(503, '5.5.1', 'Error: need MAIL command');
   if (!tx.bdat) return s.clientError(554, '5.5.1', 'Error: no valid recipients');
   const bdatState = tx.bdat;
-  if (bdatState.failed) return s.reply(503, '5.5.1', 'Error: transaction failed earlier; send RSET');
+  const last = s.bdatLast;
+  if (bdatState.failed) {
+    // RFC 3030: the client should RSET after a refused chunk; LAST ends the transaction anyway.
+    if (last) s.resetTransaction();
+    return s.reply(503, '5.5.1', 'Error: transaction failed earlier; send RSET');
+  }
   const checker = bdatState.checker;
-  if (s.bdatLast) checker.end();
+  if (last) checker.end();
   const violation = checker.violation;
   if (violation) {
     const [code, enhanced, text] = violationReply(
@@ -229,11 +235,14 @@ export function finishBdatChunk(s: SmtpSession): void {
       s.env.limits.maxMessageSize,
       s.env.limits.maxLineLength,
     );
-    bdatState.failed = text;
-    bdatState.chunks = [];
+    if (last) s.resetTransaction();
+    else {
+      bdatState.failed = text;
+      bdatState.chunks = [];
+    }
     return s.reply(code, enhanced, text);
   }
-  if (!s.bdatLast) return s.reply(250, '2.0.0', `${checker.size} octets received`);
+  if (!last) return s.reply(250, '2.0.0', `${bdatState.received} octets received`);
   commit(s, bdatState.chunks);
 }
 

@@ -24,7 +24,7 @@ export interface SmtpListener {
 }
 
 export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> {
-  const sessions = new Set<Socket>();
+  const sessions = new Map<Socket, SmtpSession>();
   const perClient = new Map<string, number>();
   const limits = env.limits;
   const hostname = env.hostname;
@@ -42,7 +42,6 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
       return;
     }
     perClient.set(ip, count + 1);
-    sessions.add(socket);
     let released = false;
     const release = (): void => {
       if (released) return;
@@ -53,14 +52,21 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
       else perClient.set(ip, left);
     };
     socket.once('close', release);
-    new SmtpSession(socket, env, release);
+    sessions.set(socket, new SmtpSession(socket, env, release));
   };
 
   let server: Server;
   if (env.listener.tls === 'implicit') {
     if (!env.secureContext)
       throw new Error(`listener ${env.listener.name}: implicit TLS needs a certificate`);
-    const tlsServer = createTlsServer({ secureContext: env.secureContext, handshakeTimeout: 30_000 });
+    if (!env.tlsCredentials)
+      throw new Error(`listener ${env.listener.name}: implicit TLS needs a certificate`);
+    // The certificate goes in the options: clients that send no SNI (connecting to an IP) get it too.
+    const tlsServer = createTlsServer({
+      ...env.tlsCredentials,
+      minVersion: 'TLSv1.2',
+      handshakeTimeout: 30_000,
+    });
     tlsServer.on('secureConnection', (socket: TLSSocket) => onSocket(socket));
     tlsServer.on('tlsClientError', (_error, socket) => socket.destroy());
     server = tlsServer;
@@ -88,13 +94,21 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     get connections() {
       return sessions.size;
     },
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    async close() {
+      // Stop accepting; open sessions are the business of drain().
+      server.close();
+    },
     async drain(timeoutMs) {
+      // Idle sessions are told at once; sessions in a transaction get until the deadline.
+      for (const session of sessions.values())
+        if (session.idle) session.closeWith(421, '4.3.2', `${hostname} Service shutting down`);
       const deadline = Date.now() + timeoutMs;
       while (sessions.size > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        for (const session of sessions.values())
+          if (session.idle) session.closeWith(421, '4.3.2', `${hostname} Service shutting down`);
       }
-      for (const socket of sessions) {
+      for (const socket of sessions.keys()) {
         if (!socket.destroyed) socket.end(formatReply(421, '4.3.2', `${hostname} Service shutting down`));
         setTimeout(() => socket.destroy(), 1000).unref();
       }

@@ -17,6 +17,8 @@ export interface SessionEnv {
   readonly lineEndings: LineEndingPolicy;
   /** Present when STARTTLS can be offered (or the listener is implicit TLS). */
   readonly secureContext?: SecureContext;
+  /** The same certificate as PEM, for implicit-TLS listeners. */
+  readonly tlsCredentials?: { readonly key: string; readonly cert: string };
   readonly acceptor: Acceptor;
   /** Whether `ip` is inside the trusted networks. */
   isTrusted(ip: string): boolean;

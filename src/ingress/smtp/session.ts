@@ -38,7 +38,7 @@ export interface Transaction {
   readonly mail: MailFrom;
   readonly recipients: RecipientInput[];
   /** Set once BDAT was used: DATA is then refused for this transaction. */
-  bdat?: { checker: ContentChecker; chunks: Buffer[]; failed?: string };
+  bdat?: { checker: ContentChecker; chunks: Buffer[]; received: number; failed?: string };
 }
 
 const MAX_BUFFERED_COMMAND_BYTES = 64 * 1024;
@@ -130,6 +130,11 @@ export class SmtpSession {
     this.dataChunks = [];
     this.bdatRemaining = 0;
     this.bdatLast = false;
+  }
+
+  /** Between transactions with nothing in progress: safe to close at shutdown. */
+  get idle(): boolean {
+    return this.phase === 'command' && !this.#busy && this.tx === undefined && this.#input.length === 0;
   }
 
   /** True when more client bytes are already waiting: used to refuse improper pipelining. */
@@ -261,6 +266,7 @@ export class SmtpSession {
     this.#input = take >= this.#input.length ? Buffer.alloc(0) : this.#input.subarray(take);
     this.bdatRemaining -= take;
     const bdat = this.tx?.bdat;
+    if (bdat) bdat.received += take;
     if (bdat && !bdat.failed) {
       const kept = bdat.checker.push(part);
       if (kept.length > 0) bdat.chunks.push(kept);
