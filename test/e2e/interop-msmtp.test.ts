@@ -165,7 +165,7 @@ describe('msmtp', { skip }, () => {
       ],
     );
   });
-  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-starttls=off)', {}, async () => {
+  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-starttls=off)', async () => {
     assert.ok(mx.implicitPort, 'no implicit-TLS listener');
     const r = await msmtp(
       ['--tls=on', '--tls-starttls=off', '--tls-certcheck=off'],

@@ -211,7 +211,7 @@ describe('swaks', { skip }, () => {
     assert.equal(copy.message.envelope.bodyType, '7BIT');
     assert.equal(copy.message.headers.subject, 'Grüße aus Köln ✓');
   });
-  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-on-connect)', {}, async () => {
+  it('speaks TLS from the first byte to the implicit-TLS listener (--tls-on-connect)', async () => {
     assert.ok(mx.implicitPort, 'no implicit-TLS listener');
     const r = await swaks(
       ['--tls-on-connect', '--to', 'b@example.org', '--data', DATA_LINES.join('\n')],
