@@ -95,13 +95,18 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
         },
       };
       const events: LifecycleEvent[] = [received];
+      let stored: readonly LifecycleEvent[];
       try {
-        await deps.spool.commit(message, deps.claimFor ? { claimFor: deps.claimFor, events } : { events });
+        stored = await deps.spool.commit(
+          message,
+          deps.claimFor ? { claimFor: deps.claimFor, events } : { events },
+        );
       } catch (error) {
         throw toMxError(error);
       }
       const accepted: AcceptedMessage = { id, size: body.length, receivedAt };
-      deps.events.publish(events);
+      // The stored copies carry their `seq`, which live consumers resume from.
+      deps.events.publish(stored);
       deps.onAccepted?.(accepted, input);
       return accepted;
     },

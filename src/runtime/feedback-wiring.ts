@@ -22,6 +22,8 @@ export interface FailureReporterDeps {
   readonly spool: Spool;
   readonly events: EventSink;
   readonly hostname: string;
+  /** Resolves true when the client already got the refusal in its SMTP reply (sync delivery). */
+  readonly refusalDelivered?: (messageId: string) => Promise<boolean> | undefined;
   readonly log: (
     level: 'debug' | 'info' | 'warn' | 'error',
     message: string,
@@ -38,6 +40,13 @@ export function createFailureReporter(deps: FailureReporterDeps): (report: Failu
   });
   return async (report) => {
     try {
+      const settled = deps.refusalDelivered?.(report.message.id);
+      if (settled && (await settled)) {
+        deps.log('info', 'refusal already given in the SMTP reply; no report', {
+          messageId: report.message.id,
+        });
+        return;
+      }
       const recipients = report.recipients.map(({ outcome, status }) => {
         const remote = outcome.attempt?.reply !== undefined;
         const code = outcome.reply.enhanced ?? (outcome.reply.code >= 500 ? '5.0.0' : '4.0.0');
@@ -73,8 +82,7 @@ export function createFailureReporter(deps: FailureReporterDeps): (report: Failu
         action: 'failed',
         recipients: report.recipients.map((r) => r.outcome.address),
       };
-      await deps.spool.update([], [event]);
-      deps.events.publish([event]);
+      deps.events.publish(await deps.spool.update([], [event]));
     } catch (error) {
       deps.log('error', 'could not queue a bounce report', {
         messageId: report.message.id,

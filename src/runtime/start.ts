@@ -17,6 +17,7 @@ import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { EventBus } from '../feedback/event-bus.ts';
+import { SyncWaiters } from '../feedback/sync-waiters.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
@@ -67,6 +68,8 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   freeTimer.unref();
 
   const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
+  const syncWaiters = new SyncWaiters();
+  events.subscribe((event) => syncWaiters.observe(event));
   let reportFailures: ReturnType<typeof createFailureReporter> | undefined;
   const sign = loadDkimSigner(config, log);
   const delivery = buildDeliverySide({
@@ -82,10 +85,23 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     hostname: config.hostname,
     events,
     claimFor: { owner: delivery.owner, leaseMs: 30 * 60_000 },
-    onAccepted: (message, input) =>
-      delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope),
+    onAccepted: (message, input) => {
+      if (input.tags?.deliveryMode === 'sync')
+        syncWaiters.register(
+          message.id,
+          input.envelope.recipients.map((r) => r.address),
+        );
+      delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope);
+    },
   });
-  reportFailures = createFailureReporter({ acceptor, spool, events, hostname: config.hostname, log });
+  reportFailures = createFailureReporter({
+    acceptor,
+    spool,
+    events,
+    hostname: config.hostname,
+    log,
+    refusalDelivered: (id) => syncWaiters.settled(id),
+  });
   delivery.scheduler.start();
 
   const material = await loadOrCreateTlsMaterial({
@@ -122,6 +138,10 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           },
           freeBytes: () => free,
           log,
+          sync: {
+            outcome: (id, budgetMs) => syncWaiters.outcome(id, budgetMs),
+            answered: (id, refusal) => syncWaiters.answered(id, refusal),
+          },
         }),
       );
     }

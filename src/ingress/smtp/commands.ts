@@ -15,9 +15,11 @@ import { ContentChecker } from '../../protocol/content-checker.ts';
 import { DataDecoder, type DataViolation } from '../../protocol/data-decoder.ts';
 import { toMxError } from '../../protocol/errors.ts';
 import { parseMailFrom, parseRcptTo } from '../../protocol/mail-params.ts';
+import type { AcceptedMessage } from '../accept.ts';
 import { decideRelay } from '../relay-policy.ts';
 import { startAuth } from './auth.ts';
 import type { SmtpSession } from './session.ts';
+import { syncReply } from './sync-reply.ts';
 
 type Handler = (session: SmtpSession, args: string, command: CommandLine) => void;
 
@@ -270,21 +272,39 @@ function commit(s: SmtpSession, content: Buffer[]): void {
     protocol: withProtocol(s, tx.mail.smtputf8),
   };
   void s.runBusy(async () => {
+    let accepted: AcceptedMessage;
     try {
-      const accepted = await s.env.acceptor.accept({
+      accepted = await s.env.acceptor.accept({
         envelope,
         origin,
         content,
         tags: { deliveryMode: s.env.listener.deliveryMode },
       });
-      s.reply(250, '2.0.0', `Ok: queued as ${accepted.id}`);
     } catch (error) {
       const mx = toMxError(error);
       s.env.log(mx.temporary ? 'warn' : 'info', 'message not accepted', {
         code: mx.code,
         error: String(mx.cause ?? mx.message),
       });
-      s.reply(mx.smtpCode, mx.enhancedCode, mx.message);
+      return s.reply(mx.smtpCode, mx.enhancedCode, mx.message);
+    }
+    const sync = s.env.listener.deliveryMode === 'sync' ? s.env.sync : undefined;
+    if (!sync) return s.reply(250, '2.0.0', `Ok: queued as ${accepted.id}`);
+    // The message is durable from here on: whatever happens, the client hears 250 or the remote's refusal.
+    let refusal = false;
+    try {
+      const outcome = await sync.outcome(accepted.id, s.env.listener.syncBudgetMs);
+      const answer = syncReply(
+        accepted.id,
+        envelope.recipients.map((r) => r.address),
+        outcome,
+      );
+      refusal = answer.refusal;
+      s.reply(answer.code, answer.enhanced, answer.text);
+    } catch {
+      s.reply(250, '2.0.0', `Ok: queued as ${accepted.id}`);
+    } finally {
+      sync.answered(accepted.id, refusal);
     }
   });
 }

@@ -6,6 +6,7 @@
  */
 import type { SecureContext } from 'node:tls';
 import type { LineEndingPolicy, SmtpLimits, SmtpListenerConfig } from '../../config/types.ts';
+import type { SyncOutcome } from '../../feedback/sync-waiters.ts';
 import type { Acceptor } from '../accept.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -29,4 +30,9 @@ export interface SessionEnv {
   /** Bytes the spool can still take (last reading, refreshed by the runtime); MAIL is refused with 452 4.3.1 when a message would not fit. */
   freeBytes(): number;
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /** Sync delivery (listeners with `deliveryMode: sync`): first verdicts, and telling whether the refusal went out in the reply. */
+  readonly sync?: {
+    outcome(messageId: string, budgetMs: number): Promise<SyncOutcome>;
+    answered(messageId: string, refusalDelivered: boolean): void;
+  };
 }
