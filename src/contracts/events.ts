@@ -80,6 +80,18 @@ export interface DsnSentEvent extends EventBase {
   readonly recipients: readonly string[];
 }
 
+/**
+ * An address was put on the suppression list (feedback/suppression.ts): after a hard
+ * bounce (`messageId` is the bounced message) or by an operator (`messageId` is '').
+ */
+export interface SuppressionAddedEvent extends EventBase {
+  readonly type: 'suppression-added';
+  readonly address: string;
+  readonly reason: string;
+  /** Epoch ms when the entry lapses; absent when it never does. */
+  readonly expiresAt?: number;
+}
+
 export type LifecycleEvent =
   | ReceivedEvent
   | DeliveredEvent
@@ -88,7 +100,8 @@ export type LifecycleEvent =
   | ExpiredEvent
   | SuppressedEvent
   | CancelledEvent
-  | DsnSentEvent;
+  | DsnSentEvent
+  | SuppressionAddedEvent;
 
 export type LifecycleEventType = LifecycleEvent['type'];
 
