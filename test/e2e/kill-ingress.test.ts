@@ -148,4 +148,34 @@ describe('kill -9 during acceptance', () => {
       rmSync(dataDir, { recursive: true, force: true });
     }
   });
+
+  it('drains on SIGTERM: exits within the bound and keeps every acknowledged message', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'mxpress-term-'));
+    const acked = new Map<string, string>();
+    try {
+      const port = await freePort();
+      const child = await startChild(dataDir, port);
+      const clients = Array.from({ length: 8 }, (_, i) => client(port, `term${i}`, acked));
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const started = Date.now();
+      const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+      child.kill('SIGTERM');
+      const code = await exited;
+      const took = Date.now() - started;
+      await Promise.all(clients);
+      assert.equal(code, 0, 'mxpress did not exit cleanly on SIGTERM');
+      assert.ok(took < 15_000, `drain took ${took} ms`);
+      assert.ok(acked.size > 10, `too few messages acknowledged: ${acked.size}`);
+      const spool = createSqliteSpool({ dataDir, inProcess: true });
+      await spool.open();
+      try {
+        for (const [id, marker] of acked)
+          assert.ok(await spool.getMessage(id), `acknowledged ${id} (${marker}) is missing`);
+      } finally {
+        await spool.close();
+      }
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
 });

@@ -296,3 +296,30 @@ describe('trace fields', () => {
     assert.match(full, /\r\nDate: Mon, 1 Jan 2024 00:00:00 \+0000\r\nMessage-ID: <x@example\.net>\r\n/);
   });
 });
+
+describe('spool space', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      argv: ['--dns-server', '127.0.0.1:9'],
+      // More free space demanded than any disk has: every MAIL must be refused before data is sent.
+      mutate: (c) => ({
+        ...c,
+        smtp: { ...c.smtp, limits: { ...c.smtp.limits, minFreeBytes: Number.MAX_SAFE_INTEGER } },
+      }),
+    });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('answers 452 4.3.1 at MAIL when the spool disk cannot take the message', async () => {
+    const s = await rawSession(server.port);
+    await s.expect(220);
+    await s.command('EHLO client.example', 250);
+    const lines = await s.command('MAIL FROM:<a@example.net> SIZE=1000', 452);
+    assert.match(lines[0]!, /^452 4\.3\.1 /);
+    await s.command('RCPT TO:<b@example.org>', 503);
+    s.close();
+  });
+});
