@@ -24,6 +24,15 @@ import type { EnvelopeInput, Origin, RecipientInput } from './envelope.ts';
 import type { LifecycleEvent } from './events.ts';
 import type { Attempt, RecipientStatus, SmtpReply } from './status.ts';
 
+/** One stored attempt for one recipient, as `Spool.attempts` lists it. */
+export interface StoredAttempt {
+  /** The recipient's position in the envelope. */
+  readonly index: number;
+  /** 1 for the recipient's first attempt, then 2, 3, ... */
+  readonly n: number;
+  readonly attempt: Attempt;
+}
+
 export interface NewMessage {
   /** Time-sortable unique id (runtime/ids.ts). */
   readonly id: string;
@@ -132,8 +141,11 @@ export interface SpoolStats {
 export interface Spool {
   /** Opens storage, runs migrations, and releases leases this owner held before a crash. */
   open(): Promise<void>;
-  /** Durable when resolved; see the contract above. */
-  commit(message: NewMessage, options?: CommitOptions): Promise<void>;
+  /**
+   * Durable when resolved; see the contract above. Resolves with the events stored
+   * with it (`options.events`, in order), each with its `seq` filled in: publish THOSE.
+   */
+  commit(message: NewMessage, options?: CommitOptions): Promise<readonly LifecycleEvent[]>;
   getMessage(id: string): Promise<StoredMessage | undefined>;
   /** The stored body; rejects with `NOT_FOUND` once released. */
   readBody(id: string): Promise<Uint8Array>;
@@ -141,14 +153,31 @@ export interface Spool {
   claimDue(request: ClaimRequest): Promise<ClaimedRecipient[]>;
   /**
    * Applies outcomes atomically with their events and releases the leases. When a
-   * message has no pending recipients left, its body is released.
+   * message has no pending recipients left, its body is released. Resolves with
+   * `events` as stored (in order, `seq` filled in).
    */
-  update(updates: readonly RecipientUpdate[], events?: readonly LifecycleEvent[]): Promise<void>;
+  update(
+    updates: readonly RecipientUpdate[],
+    events?: readonly LifecycleEvent[],
+  ): Promise<readonly LifecycleEvent[]>;
   /** Gives claimed recipients back without an attempt (shutdown, throttle). */
   release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void>;
   /** Operator actions; return the number of recipients changed. */
   setHeld(messageId: string, held: boolean): Promise<number>;
   retryNow(messageId: string, now: number): Promise<number>;
+  /**
+   * Operator cancel: every pending (queued or deferred) recipient becomes `cancelled`,
+   * each with a stored `cancelled` event; the body is released when nothing is left
+   * pending. Resolves with those events (`seq` filled in, one per recipient changed;
+   * none for an unknown message or one with nothing pending). A delivery already in
+   * flight may still finish; its later update cannot move the recipient back.
+   */
+  cancel(messageId: string): Promise<readonly LifecycleEvent[]>;
+  /**
+   * The stored attempts of a message, by recipient index then attempt number; at
+   * most the first 10,000 (empty for an unknown message).
+   */
+  attempts(messageId: string): Promise<StoredAttempt[]>;
   list(filter: ListFilter): Promise<StoredMessage[]>;
   /** Stored events with seq > after, oldest first (live-stream resume, webhook outbox). */
   eventsSince(after: number, limit: number): Promise<LifecycleEvent[]>;

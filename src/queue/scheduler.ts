@@ -273,8 +273,8 @@ export class Scheduler {
     const original = wantsReport
       ? await this.#deps.spool.readBody(job.messageId).catch(() => undefined)
       : undefined;
-    await this.#deps.spool.update(updates, events);
-    this.#deps.events.publish(events);
+    const stored = await this.#deps.spool.update(updates, events);
+    this.#deps.events.publish(stored);
     const soonest = updates.reduce(
       (min, u) => (u.nextAttemptAt !== undefined ? Math.min(min, u.nextAttemptAt) : min),
       Number.POSITIVE_INFINITY,

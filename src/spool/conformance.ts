@@ -4,7 +4,8 @@
  * In: a name and a factory returning a fresh, unopened spool on empty storage plus
  * its cleanup. Out: node:test `describe`/`it` cases registered for it: storage and
  * read-back here; claims, leases, updates, holds in conformance-queue.ts; listing
- * and events in conformance-list.ts. Tests only use the `Spool` interface, so a
+ * and events in conformance-list.ts; returned events, attempts and cancel in
+ * conformance-operator.ts. Tests only use the `Spool` interface, so a
  * backend's internals never leak into the contract.
  */
 import assert from 'node:assert/strict';
@@ -21,6 +22,7 @@ import {
   withSpool,
 } from './conformance-fixtures.ts';
 import { registerListCases } from './conformance-list.ts';
+import { registerOperatorCases } from './conformance-operator.ts';
 import { registerQueueCases } from './conformance-queue.ts';
 
 function registerStorageCases(make: MakeSpool): void {
@@ -272,5 +274,6 @@ export function spoolConformance(name: string, make: MakeSpool): void {
     describe('storage', () => registerStorageCases(make));
     describe('queue', () => registerQueueCases(make));
     describe('listing and events', () => registerListCases(make));
+    describe('operator actions and stored events', () => registerOperatorCases(make));
   });
 }

@@ -197,6 +197,8 @@ export class SqliteEngine {
         return reads.readBody(...request.args);
       case 'list':
         return reads.list(...request.args);
+      case 'attempts':
+        return reads.attempts(...request.args);
       case 'eventsSince':
         return reads.eventsSince(...request.args);
       case 'stats':
@@ -220,6 +222,8 @@ export class SqliteEngine {
         return writes.setHeld(...request.args);
       case 'retryNow':
         return writes.retryNow(...request.args);
+      case 'cancel':
+        return writes.cancel(...request.args);
       default:
         throw new EngineError('invalid', `not a write op: ${request.op}`);
     }

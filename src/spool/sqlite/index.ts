@@ -26,6 +26,7 @@ import type {
   RecipientUpdate,
   Spool,
   SpoolStats,
+  StoredAttempt,
   StoredMessage,
 } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
@@ -35,12 +36,14 @@ import { InProcessTransport, type Transport, WorkerTransport } from './transport
 import {
   checkClaim,
   checkCommit,
+  checkEvents,
   checkEventsSince,
   checkId,
   checkKeys,
   checkList,
   checkTime,
   checkUpdates,
+  LIMITS,
 } from './validate.ts';
 
 export interface SqliteSpoolOptions {
@@ -146,13 +149,16 @@ class SqliteSpoolFront implements SqliteSpool {
     }
   }
 
-  async commit(message: NewMessage, options?: CommitOptions): Promise<void> {
-    this.#checked(() => checkCommit(message, options?.claimFor?.leaseMs));
+  async commit(message: NewMessage, options?: CommitOptions): Promise<readonly LifecycleEvent[]> {
+    this.#checked(() => {
+      checkCommit(message, options?.claimFor?.leaseMs);
+      checkEvents(options?.events);
+    });
     this.#ensureOpen();
     const { body, transfer } = this.#options.inProcess
       ? { body: message.body, transfer: [] }
       : bodyForWorker(message.body);
-    await this.#send('commit', [{ ...message, body }, options], transfer);
+    return this.#send('commit', [{ ...message, body }, options], transfer);
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
@@ -170,9 +176,12 @@ class SqliteSpoolFront implements SqliteSpool {
     return this.#call('claimDue', [request]);
   }
 
-  async update(updates: readonly RecipientUpdate[], events?: readonly LifecycleEvent[]): Promise<void> {
-    this.#checked(() => checkUpdates(updates));
-    await this.#call('update', [updates, events]);
+  async update(
+    updates: readonly RecipientUpdate[],
+    events?: readonly LifecycleEvent[],
+  ): Promise<readonly LifecycleEvent[]> {
+    this.#checked(() => checkUpdates(updates, events));
+    return this.#call('update', [updates, events]);
   }
 
   async release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void> {
@@ -191,6 +200,16 @@ class SqliteSpoolFront implements SqliteSpool {
       checkTime(now, 'now');
     });
     return this.#call('retryNow', [messageId, now]);
+  }
+
+  async cancel(messageId: string): Promise<readonly LifecycleEvent[]> {
+    this.#checked(() => checkId(messageId, 'message id'));
+    return this.#call('cancel', [messageId, Date.now()]);
+  }
+
+  async attempts(messageId: string): Promise<StoredAttempt[]> {
+    this.#checked(() => checkId(messageId, 'message id'));
+    return this.#call('attempts', [messageId, LIMITS.attemptsPerCall]);
   }
 
   async list(filter: ListFilter): Promise<StoredMessage[]> {

@@ -16,6 +16,7 @@ import type {
   NewMessage,
   RecipientUpdate,
   SpoolStats,
+  StoredAttempt,
   StoredMessage,
 } from '../../contracts/spool.ts';
 import { type MxError, notFound, spoolClosed, spoolFull, spoolIo } from '../../protocol/errors.ts';
@@ -29,17 +30,19 @@ export interface RecipientKey {
 export interface OpTable {
   open: { args: []; result: undefined };
   close: { args: []; result: undefined };
-  commit: { args: [message: NewMessage, options: CommitOptions | undefined]; result: undefined };
+  commit: { args: [message: NewMessage, options: CommitOptions | undefined]; result: LifecycleEvent[] };
   getMessage: { args: [id: string]; result: StoredMessage | undefined };
   readBody: { args: [id: string]; result: Uint8Array };
   claimDue: { args: [request: ClaimRequest]; result: ClaimedRecipient[] };
   update: {
     args: [updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined];
-    result: undefined;
+    result: LifecycleEvent[];
   };
   release: { args: [owner: string, keys: readonly RecipientKey[]]; result: undefined };
   setHeld: { args: [messageId: string, held: boolean]; result: number };
   retryNow: { args: [messageId: string, now: number]; result: number };
+  cancel: { args: [messageId: string, now: number]; result: LifecycleEvent[] };
+  attempts: { args: [messageId: string, limit: number]; result: StoredAttempt[] };
   list: { args: [filter: ListFilter]; result: StoredMessage[] };
   eventsSince: { args: [after: number, limit: number]; result: LifecycleEvent[] };
   stats: { args: []; result: SpoolStats };
@@ -60,9 +63,11 @@ export const OP_KIND: Readonly<Record<Op, 'control' | 'write' | 'read'>> = {
   release: 'write',
   setHeld: 'write',
   retryNow: 'write',
+  cancel: 'write',
   getMessage: 'read',
   readBody: 'read',
   list: 'read',
+  attempts: 'read',
   eventsSince: 'read',
   stats: 'read',
 };

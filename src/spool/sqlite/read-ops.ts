@@ -12,8 +12,8 @@
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import type { LifecycleEvent } from '../../contracts/events.ts';
-import type { ListFilter, SpoolStats, StoredMessage } from '../../contracts/spool.ts';
-import type { RecipientStatus } from '../../contracts/status.ts';
+import type { ListFilter, SpoolStats, StoredAttempt, StoredMessage } from '../../contracts/spool.ts';
+import type { Attempt, RecipientStatus } from '../../contracts/status.ts';
 import { EngineError } from './protocol.ts';
 import {
   domainOf,
@@ -38,6 +38,7 @@ export class ReadOps {
   readonly #body: StatementSync;
   readonly #events: StatementSync;
   readonly #counters: StatementSync;
+  readonly #attempts: StatementSync;
   /** Prepared list queries by SQL text; at most 2^7 shapes exist. */
   readonly #listQueries = new Map<string, StatementSync>();
 
@@ -48,6 +49,9 @@ export class ReadOps {
     this.#body = db.prepare('SELECT data FROM bodies WHERE id = ?');
     this.#events = db.prepare('SELECT seq, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?');
     this.#counters = db.prepare('SELECT name, value FROM counters');
+    this.#attempts = db.prepare(
+      'SELECT idx, n, data FROM attempts WHERE message_id = ? ORDER BY idx, n LIMIT ?',
+    );
   }
 
   getMessage(id: string): StoredMessage | undefined {
@@ -101,6 +105,15 @@ export class ReadOps {
     }
     const rows = statement.all(...params, filter.limit) as unknown as MessageRow[];
     return rows.map((row) => this.#withRecipients(row));
+  }
+
+  attempts(messageId: string, limit: number): StoredAttempt[] {
+    const rows = this.#attempts.all(messageId, limit) as unknown as {
+      idx: number;
+      n: number;
+      data: string;
+    }[];
+    return rows.map((row) => ({ index: row.idx, n: row.n, attempt: JSON.parse(row.data) as Attempt }));
   }
 
   eventsSince(after: number, limit: number): LifecycleEvent[] {

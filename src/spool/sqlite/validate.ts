@@ -7,6 +7,7 @@
  * programming errors, not peer input: addresses were validated by protocol/.
  * The limits here bound the work one request can put into one transaction.
  */
+import type { LifecycleEvent } from '../../contracts/events.ts';
 import type { ClaimRequest, ListFilter, NewMessage, RecipientUpdate } from '../../contracts/spool.ts';
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
 import type { RecipientKey } from './protocol.ts';
@@ -18,6 +19,8 @@ export const LIMITS = {
   claimLimit: 10_000,
   listLimit: 1_000,
   eventsLimit: 10_000,
+  eventsPerCall: 10_000,
+  attemptsPerCall: 10_000,
   idLength: 64,
 } as const;
 
@@ -70,8 +73,18 @@ export function checkClaim(request: ClaimRequest): void {
   checkCount(request.limit, LIMITS.claimLimit, 'claim limit');
 }
 
-export function checkUpdates(updates: readonly RecipientUpdate[]): void {
+export function checkEvents(events: readonly LifecycleEvent[] | undefined): void {
+  if (events === undefined) return;
+  if (events.length > LIMITS.eventsPerCall) fail(`too many events: ${events.length}`);
+  for (const event of events) {
+    checkId(event.messageId, 'event message id');
+    checkTime(event.at, 'event time');
+  }
+}
+
+export function checkUpdates(updates: readonly RecipientUpdate[], events?: readonly LifecycleEvent[]): void {
   if (updates.length > LIMITS.updatesPerCall) fail(`too many updates: ${updates.length}`);
+  checkEvents(events);
   for (const u of updates) {
     checkId(u.messageId, 'message id');
     checkIndex(u.index);

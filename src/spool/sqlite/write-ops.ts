@@ -70,6 +70,7 @@ export class WriteOps {
   readonly #releaseAll: StatementSync;
   readonly #setHeld: StatementSync;
   readonly #retryNow: StatementSync;
+  readonly #cancel: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#insertMessage = db.prepare(
@@ -123,9 +124,13 @@ export class WriteOps {
       `UPDATE recipients SET next_attempt_at = ?, due_at = max(?, lease_until), updated_at = ?
        WHERE message_id = ? AND ${PENDING} AND held = 0`,
     );
+    this.#cancel = db.prepare(
+      `UPDATE recipients SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = ?
+       WHERE message_id = ? AND ${PENDING} RETURNING idx, address`,
+    );
   }
 
-  commit(message: NewMessage, options: CommitOptions | undefined): void {
+  commit(message: NewMessage, options: CommitOptions | undefined): LifecycleEvent[] {
     const now = Date.now();
     const recipients = message.envelope.recipients;
     const statuses: RecipientStatus[] = recipients.map((_, i) => message.initialStatus?.[i] ?? 'queued');
@@ -168,7 +173,7 @@ export class WriteOps {
         now,
       );
     });
-    this.#storeEvents(options?.events);
+    return this.#storeEvents(options?.events);
   }
 
   claimDue(request: ClaimRequest): ClaimedRecipient[] {
@@ -187,7 +192,10 @@ export class WriteOps {
     });
   }
 
-  update(updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined): void {
+  update(
+    updates: readonly RecipientUpdate[],
+    events: readonly LifecycleEvent[] | undefined,
+  ): LifecycleEvent[] {
     const now = Date.now();
     for (const u of updates) {
       const row = this.#recipientState.get(u.messageId, u.index) as RecipientState | undefined;
@@ -220,7 +228,7 @@ export class WriteOps {
       );
       if (final) this.#onRecipientFinal(u.messageId);
     }
-    this.#storeEvents(events);
+    return this.#storeEvents(events);
   }
 
   release(owner: string, keys: readonly RecipientKey[]): void {
@@ -241,6 +249,16 @@ export class WriteOps {
     return changes(this.#retryNow.run(now, now, Date.now(), messageId));
   }
 
+  /** Pending recipients become `cancelled`, each with a stored event; returns those events. */
+  cancel(messageId: string, now: number): LifecycleEvent[] {
+    const rows = this.#cancel.all(Date.now(), messageId) as unknown as { idx: number; address: string }[];
+    rows.sort((a, b) => a.idx - b.idx);
+    for (const _row of rows) this.#onRecipientFinal(messageId);
+    return this.#storeEvents(
+      rows.map((row) => ({ type: 'cancelled', seq: 0, at: now, messageId, recipient: row.address })),
+    );
+  }
+
   #onRecipientFinal(messageId: string): void {
     const left = this.#decrementPending.get(messageId) as
       | { pending: number; has_body: number; size: number }
@@ -251,10 +269,12 @@ export class WriteOps {
     this.#addBodyBytes.run(-left.size);
   }
 
-  #storeEvents(events: readonly LifecycleEvent[] | undefined): void {
-    if (events === undefined) return;
-    for (const event of events) {
-      this.#insertEvent.run(event.at, event.messageId, event.type, eventData(event));
-    }
+  /** Stores `events` in order; returns them with the `seq` each row got. */
+  #storeEvents(events: readonly LifecycleEvent[] | undefined): LifecycleEvent[] {
+    if (events === undefined) return [];
+    return events.map((event) => {
+      const result = this.#insertEvent.run(event.at, event.messageId, event.type, eventData(event));
+      return { ...event, seq: Number(result.lastInsertRowid) };
+    });
   }
 }

@@ -1,0 +1,167 @@
+/**
+ * Conformance cases for what the HTTP API and live consumers need from a Spool:
+ * `commit` and `update` resolve with the events they stored (`seq` filled in,
+ * equal to what `eventsSince` returns), `attempts` lists stored attempts, and
+ * `cancel` finalizes pending recipients with events and releases the body.
+ * Registered by conformance.ts; test code only.
+ */
+import assert from 'node:assert/strict';
+import { it } from 'node:test';
+import type { Attempt } from '../contracts/status.ts';
+import {
+  cancelledEvent,
+  type MakeSpool,
+  makeMessage,
+  patternBytes,
+  receivedEvent,
+  rejectsWith,
+  T0,
+  withSpool,
+} from './conformance-fixtures.ts';
+
+function attempt(n: number, outcome: Attempt['outcome']): Attempt {
+  return {
+    at: T0 + n,
+    durationMs: 10 + n,
+    mxHost: `mx${n}.example.test`,
+    ip: '127.0.0.2',
+    port: 25,
+    tls: { protocol: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256' },
+    route: 'direct',
+    outcome,
+    reply: { code: outcome === 'delivered' ? 250 : 451, enhanced: '4.4.1', text: `reply ${n}` },
+  };
+}
+
+export function registerOperatorCases(make: MakeSpool): void {
+  it('commit and update resolve with the stored events, seq filled in', async () => {
+    await withSpool(make, async (spool) => {
+      const m = makeMessage({ to: ['a@x.test', 'b@x.test'] });
+      const received = receivedEvent(m);
+      const committed = await spool.commit(m, { events: [received] });
+      assert.equal(committed.length, 1);
+      assert.ok(committed[0]!.seq > 0);
+      assert.deepEqual(committed[0], { ...received, seq: committed[0]!.seq });
+      assert.deepEqual(await spool.commit(makeMessage()), [], 'no events given, none stored');
+      const first = cancelledEvent(m.id, 'a@x.test', T0 + 1);
+      const second = cancelledEvent(m.id, 'b@x.test', T0 + 2);
+      const updated = await spool.update(
+        [
+          { messageId: m.id, index: 0, status: 'cancelled' },
+          { messageId: m.id, index: 1, status: 'cancelled' },
+        ],
+        [first, second],
+      );
+      assert.deepEqual(
+        updated.map((e) => (e.type === 'cancelled' ? e.recipient : e.type)),
+        ['a@x.test', 'b@x.test'],
+      );
+      assert.ok(updated[0]!.seq > committed[0]!.seq && updated[1]!.seq > updated[0]!.seq);
+      assert.deepEqual(await spool.eventsSince(0, 10), [...committed, ...updated]);
+      assert.deepEqual(await spool.update([{ messageId: m.id, index: 0, status: 'delivered' }]), []);
+    });
+  });
+
+  it('attempts lists every stored attempt by recipient then number', async () => {
+    await withSpool(make, async (spool) => {
+      const m = makeMessage({ to: ['a@x.test', 'b@y.test', 'c@z.test'] });
+      await spool.commit(m);
+      assert.deepEqual(await spool.attempts(m.id), []);
+      await spool.update([
+        {
+          messageId: m.id,
+          index: 1,
+          status: 'deferred',
+          nextAttemptAt: T0 + 60_000,
+          attempt: attempt(1, 'deferred'),
+        },
+        {
+          messageId: m.id,
+          index: 0,
+          status: 'deferred',
+          nextAttemptAt: T0 + 60_000,
+          attempt: attempt(2, 'deferred'),
+        },
+      ]);
+      await spool.update([
+        { messageId: m.id, index: 1, status: 'delivered', attempt: attempt(3, 'delivered') },
+      ]);
+      // No attempt given: no row, and the count stays.
+      await spool.update([{ messageId: m.id, index: 2, status: 'bounced' }]);
+      const rows = await spool.attempts(m.id);
+      assert.deepEqual(
+        rows.map((r) => [r.index, r.n, r.attempt.mxHost]),
+        [
+          [0, 1, 'mx2.example.test'],
+          [1, 1, 'mx1.example.test'],
+          [1, 2, 'mx3.example.test'],
+        ],
+      );
+      assert.deepEqual(rows[2]!.attempt, attempt(3, 'delivered'));
+      const stored = await spool.getMessage(m.id);
+      assert.deepEqual(
+        stored?.recipients.map((r) => r.attempts),
+        [1, 2, 0],
+      );
+      assert.deepEqual(await spool.attempts('01AAAAAAAAAAAAAAAAAAAAAAAA'), []);
+    });
+  });
+
+  it('cancel finalizes pending recipients with events and releases the body', async () => {
+    await withSpool(make, async (spool) => {
+      const m = makeMessage({ to: ['a@x.test', 'b@y.test', 'c@z.test'], body: patternBytes(3000, 4) });
+      const other = makeMessage({ to: ['o@x.test'] });
+      // Read before commit: a backend may take the body's buffer.
+      const otherSize = other.body.byteLength;
+      await spool.commit(m);
+      await spool.commit(other);
+      await spool.update([
+        { messageId: m.id, index: 0, status: 'delivered' },
+        { messageId: m.id, index: 1, status: 'deferred', nextAttemptAt: T0 + 60_000 },
+      ]);
+      await spool.setHeld(m.id, true);
+      const events = await spool.cancel(m.id);
+      assert.deepEqual(
+        events.map((e) => [e.type, e.messageId, e.type === 'cancelled' ? e.recipient : '']),
+        [
+          ['cancelled', m.id, 'b@y.test'],
+          ['cancelled', m.id, 'c@z.test'],
+        ],
+      );
+      assert.ok(events.every((e) => e.seq > 0 && Number.isFinite(e.at)));
+      assert.deepEqual(await spool.eventsSince(0, 10), events);
+      const stored = await spool.getMessage(m.id);
+      assert.deepEqual(
+        stored?.recipients.map((r) => r.status),
+        ['delivered', 'cancelled', 'cancelled'],
+      );
+      assert.equal(stored?.hasBody, false);
+      await rejectsWith(spool.readBody(m.id), 'NOT_FOUND');
+      const stats = await spool.stats();
+      assert.equal(stats.recipientsByStatus.cancelled, 2);
+      assert.equal(stats.bodyBytes, otherSize);
+      assert.deepEqual(await spool.cancel(m.id), [], 'nothing pending any more');
+      assert.deepEqual(await spool.cancel('01AAAAAAAAAAAAAAAAAAAAAAAA'), []);
+      // The other message is untouched and still claimable.
+      const claimed = await spool.claimDue({ owner: 'n1', now: T0 + 1, limit: 10, leaseMs: 1000 });
+      assert.deepEqual(
+        claimed.map((c) => c.messageId),
+        [other.id],
+      );
+    });
+  });
+
+  it('a delivery that finishes after cancel cannot move the recipient back', async () => {
+    await withSpool(make, async (spool) => {
+      const m = makeMessage({ to: ['a@x.test'] });
+      await spool.commit(m, { claimFor: { owner: 'n1', leaseMs: 60_000 } });
+      assert.equal((await spool.cancel(m.id)).length, 1, 'a leased recipient is cancelled too');
+      await spool.update([
+        { messageId: m.id, index: 0, status: 'delivered', attempt: attempt(1, 'delivered') },
+      ]);
+      const stored = await spool.getMessage(m.id);
+      assert.equal(stored?.recipients[0]?.status, 'cancelled');
+      assert.equal(stored?.recipients[0]?.attempts, 1, 'the attempt is still recorded');
+    });
+  });
+}
