@@ -5,13 +5,15 @@
  * precedence rules, fills defaults, resolves the file's relative paths against the
  * file's directory, checks the rules that span several keys (unique listeners, TLS
  * cert and key together, users unique, per-client connections within the total, a
- * requireAuth listener needs users) and deep-freezes the result. Throws
- * `ConfigError` naming the keys involved.
+ * requireAuth listener needs users; build-delivery.ts and build-feedback.ts do the
+ * same for their sections) and deep-freezes the result. Throws `ConfigError`
+ * naming the keys involved.
  */
 import { dirname, resolve } from 'node:path';
+import { buildDelivery } from './build-delivery.ts';
+import { buildFeedback } from './build-feedback.ts';
 import {
   DEFAULT_DATA_DIR,
-  DEFAULT_DELIVERY,
   DEFAULT_DNS,
   DEFAULT_HTTP,
   DEFAULT_LIMITS,
@@ -200,14 +202,17 @@ export function buildConfig(input: BuildInput): Config {
   }
 
   const hostname = pickHostname(input, issues);
+  const dataDir =
+    over.dataDir ??
+    (file.dataDir === undefined ? resolve(input.cwd, DEFAULT_DATA_DIR) : resolve(fileBase, file.dataDir));
+  const delivery = buildDelivery(file.delivery, over, { fileBase, origin: fileOrigin }, issues);
+  const feedback = buildFeedback(file.feedback, { fileBase, dataDir, origin: fileOrigin }, issues);
   if (issues.length > 0) throw new ConfigError(issues);
 
   const httpIn = file.http ?? {};
   const config: Config = {
     hostname,
-    dataDir:
-      over.dataDir ??
-      (file.dataDir === undefined ? resolve(input.cwd, DEFAULT_DATA_DIR) : resolve(fileBase, file.dataDir)),
+    dataDir,
     smtp: {
       listeners: placed.map((p) => p.listener),
       limits,
@@ -225,12 +230,8 @@ export function buildConfig(input: BuildInput): Config {
       servers: over.dnsServers ?? file.dns?.servers ?? DEFAULT_DNS.servers,
       timeoutMs: file.dns?.timeout ?? DEFAULT_DNS.timeoutMs,
     },
-    delivery: {
-      mxPort: over.mxPort ?? file.delivery?.mxPort ?? DEFAULT_DELIVERY.mxPort,
-      retryIntervalsMs:
-        over.retryIntervalsMs ?? file.delivery?.retryIntervals ?? DEFAULT_DELIVERY.retryIntervalsMs,
-      maxQueueTimeMs: over.maxQueueTimeMs ?? file.delivery?.maxQueueTime ?? DEFAULT_DELIVERY.maxQueueTimeMs,
-    },
+    delivery,
+    feedback,
     log: { level: over.logLevel ?? file.log?.level ?? DEFAULT_LOG_LEVEL },
   };
   return deepFreeze(structuredClone(config));

@@ -2,7 +2,10 @@
  * Default settings: what mxpress does when nothing says otherwise.
  *
  * Plain data, in the final units (ms, bytes). The host name and data directory
- * depend on the machine and the working directory, so build.ts fills those in.
+ * depend on the machine and the working directory, so build.ts fills those in, as
+ * it does the event log's path (in the data directory). SMTP client timeouts have
+ * their defaults in delivery/smtp-client/types.ts; the engine appends its built-in
+ * `*` shaping rule after the configured ones.
  */
 import type { DeliveryConfig, DnsConfig, HttpConfig, SmtpLimits } from './types.ts';
 
@@ -44,5 +47,31 @@ export const DEFAULT_DELIVERY: DeliveryConfig = {
   mxPort: 25,
   retryIntervalsMs: [5 * MIN, 10 * MIN, 30 * MIN, HOUR, 2 * HOUR, 4 * HOUR, 8 * HOUR],
   maxQueueTimeMs: 5 * 24 * HOUR,
+  shaping: [],
+  routes: [],
+  timeouts: {},
+  idleConnectionMs: 10_000,
+  delayWarningAfterMs: 0,
+  ipv6: true,
+  dkim: [],
 };
+
+/** Values a shaping rule gets for the keys it leaves out. */
+export const DEFAULT_SHAPING_RULE = {
+  maxConnections: 16,
+  messagesPerConnection: 100,
+  messagesPerMinute: 0,
+  pauseAfterFailureMs: 30_000,
+  pauseAfterDeliveries: 0,
+  pauseMs: 0,
+} as const;
+
+export const DEFAULT_ROUTE = {
+  tls: 'starttls',
+  fallbackAfterAttempts: 0,
+  fallbackOnPolicyBlock: false,
+} as const;
+
+export const DEFAULT_SUPPRESSION = { enabled: true, ttlMs: 30 * 24 * HOUR } as const;
+export const DEFAULT_EVENT_LOG = { enabled: true, file: 'events.log', maxBytes: 50 * MB, keep: 5 } as const;
 export const DEFAULT_LOG_LEVEL = 'info';

@@ -9,6 +9,9 @@ import { canonicalIp, parseCidr, parseIp } from './cidr.ts';
 import { describeValue, FieldProblem } from './errors.ts';
 import { parsePasswordHash } from './password.ts';
 
+/** What `config check` prints instead of a secret; refused wherever a secret is read back. */
+export const REDACTED = '[redacted]';
+
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -149,14 +152,48 @@ export function parseHashField(value: unknown): string {
   );
 }
 
+/** A name for a listener or relay route: 1-100 characters, no spaces or control characters. */
+export function parseName(value: unknown): string {
+  if (typeof value === 'string' && value.length >= 1 && value.length <= 100 && !/[\s\p{Cc}]/u.test(value)) {
+    return value;
+  }
+  throw new FieldProblem(`expected a name without spaces (1-100 characters), got ${describeValue(value)}`);
+}
+
+function refuseRedacted(value: unknown): void {
+  if (value === REDACTED) {
+    throw new FieldProblem(
+      `is the ${REDACTED} placeholder printed by "mxpress config check"; put the real secret here`,
+    );
+  }
+}
+
 /** An opaque secret token string (HTTP API); never echoed back in messages. */
 export function parseToken(value: unknown): string {
+  refuseRedacted(value);
   if (typeof value === 'string' && value.length >= 1 && value.length <= 1024 && !/[\s\p{Cc}]/u.test(value)) {
     return value;
   }
   const shown =
     typeof value === 'string' ? 'a string with spaces or of the wrong length' : describeValue(value);
   throw new FieldProblem(`expected a token string (1-1024 characters, no spaces), got ${shown}`);
+}
+
+/**
+ * A password or shared secret to hand to another system: a string of `min` to 1024
+ * characters without control characters. Never echoed back in messages; a number
+ * (YAML reads `1234` as one) is refused with a hint to quote it.
+ */
+export function parseSecret(value: unknown, min = 1): string {
+  refuseRedacted(value);
+  if (typeof value === 'number') throw new FieldProblem('expected a string; put the value in quotes');
+  if (typeof value !== 'string') throw new FieldProblem(`expected a string, got ${describeValue(value)}`);
+  if (value.length < min || value.length > 1024 || /\p{Cc}/u.test(value)) {
+    throw new FieldProblem(
+      `expected ${min}-1024 characters without control characters, got a string of ${value.length}`,
+    );
+  }
+  return value;
 }
 
 /** A comma-separated list (environment variables, `--retry-intervals`), empty items refused. */

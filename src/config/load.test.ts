@@ -58,6 +58,19 @@ describe('defaults', () => {
       mxPort: 25,
       retryIntervalsMs: [300_000, 600_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000, 28_800_000],
       maxQueueTimeMs: 5 * 86_400_000,
+      shaping: [],
+      routes: [],
+      timeouts: {},
+      idleConnectionMs: 10_000,
+      delayWarningAfterMs: 0,
+      ipv6: true,
+      dkim: [],
+    });
+    assert.deepEqual(c.feedback, {
+      webhooks: [],
+      suppression: { enabled: true, ttlMs: 30 * 86_400_000 },
+      eventLog: { enabled: true, path: join(dir, 'data', 'events.log'), maxBytes: 50 * 1024 * 1024, keep: 5 },
+      classification: [],
     });
     assert.equal(c.log.level, 'info');
   });
@@ -143,6 +156,7 @@ log: { level: warn }
     assert.deepEqual(c.http, { address: '0.0.0.0', port: 9000, tokens: ['abc'] });
     assert.deepEqual(c.dns, { servers: ['127.0.0.1:5353', '[::1]:53', '192.0.2.1'], timeoutMs: 1500 });
     assert.deepEqual(c.delivery, {
+      ...(await load()).delivery,
       mxPort: 2526,
       retryIntervalsMs: [1000, 2000],
       maxQueueTimeMs: 86_400_000,

@@ -8,7 +8,8 @@
  * file resolve against the file's directory; elsewhere against `cwd`. The file is
  * read with a size limit and parsed as YAML 1.2 (duplicate keys refused). Every
  * problem throws `ConfigError` (errors.ts) naming the key, flag or variable, the
- * problem and the source. Nothing here reads process state: argv, env and cwd are
+ * problem and the source. Configured DKIM key files are read and checked
+ * (dkim-keys.ts). Nothing here reads process state: argv, env and cwd are
  * passed in, so tests can run many loads side by side.
  */
 import { readFile, stat } from 'node:fs/promises';
@@ -16,6 +17,7 @@ import { hostname as osHostname } from 'node:os';
 import { parseDocument } from 'yaml';
 import { parseConfigFlags } from './args.ts';
 import { buildConfig } from './build.ts';
+import { checkDkimKeys } from './dkim-keys.ts';
 import { ConfigError } from './errors.ts';
 import { parseEnvLayer, parseFlagLayer } from './overrides.ts';
 import { type FileLayer, parseFileLayer } from './schema.ts';
@@ -82,11 +84,13 @@ export async function loadConfig(input: LoadConfigInput): Promise<Config> {
   const configFile = flags.configFile ?? env.configFile;
   const file =
     configFile === undefined ? undefined : { layer: await readConfigFile(configFile), path: configFile };
-  return buildConfig({
+  const config = buildConfig({
     cwd: input.cwd,
     systemHostname: input.systemHostname ?? osHostname(),
     env,
     flags,
     ...(file === undefined ? {} : { file }),
   });
+  await checkDkimKeys(config.delivery.dkim, configFile ?? 'default');
+  return config;
 }

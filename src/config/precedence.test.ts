@@ -126,11 +126,16 @@ describe('precedence and list rules', () => {
     assert.equal(viaFlags.dataDir, join(dir, 'd1'));
     assert.deepEqual(viaFlags.http, { address: '::1', port: 8026, tokens: [] });
     assert.deepEqual(viaFlags.dns.servers, ['::1']);
-    assert.deepEqual(viaFlags.delivery, {
-      mxPort: 2526,
-      retryIntervalsMs: [1000, 2000, 300_000],
-      maxQueueTimeMs: 7_200_000,
-    });
+    const { mxPort, retryIntervalsMs, maxQueueTimeMs } = viaFlags.delivery;
+    assert.deepEqual(
+      { mxPort, retryIntervalsMs, maxQueueTimeMs },
+      { mxPort: 2526, retryIntervalsMs: [1000, 2000, 300_000], maxQueueTimeMs: 7_200_000 },
+    );
+    assert.equal(
+      viaFlags.feedback.eventLog.path,
+      join(dir, 'd1', 'events.log'),
+      'the log follows --data-dir',
+    );
     assert.equal(viaFlags.hostname, 'h.example');
     assert.equal(viaFlags.log.level, 'error');
   });

@@ -3,15 +3,20 @@
  *
  * Key names, durations (`5m`) and sizes (`50MB`) come out as an operator writes
  * them, so the output of `mxpress config check` can be saved as a config file and
- * loads to the same Config (load.test.ts checks the round trip). With `redact`,
- * password hashes and HTTP tokens are replaced by `[redacted]`; the redacted form
- * no longer loads, on purpose. Pure; never throws for a valid Config.
+ * loads to the same Config (render.test.ts checks the round trip). With `redact`,
+ * password hashes, HTTP tokens, relay passwords and webhook secrets are replaced
+ * by `[redacted]`; the loader refuses that placeholder, so the redacted form does
+ * not load, on purpose. Pure; never throws for a valid Config.
  */
 import { stringify } from 'yaml';
-import type { Config, SmtpListenerConfig } from './types.ts';
+import { REDACTED } from './fields.ts';
+import { TIMEOUT_KEYS } from './schema-delivery.ts';
+import type { Config, DeliveryConfig, FeedbackConfig, RelayRoute, SmtpListenerConfig } from './types.ts';
 import { formatDuration, formatSize } from './units.ts';
 
-export const REDACTED = '[redacted]';
+export { REDACTED } from './fields.ts';
+
+type Redact = (secret: string) => string;
 
 function size(bytes: number): string | number {
   const text = formatSize(bytes);
@@ -27,6 +32,67 @@ function listener(l: SmtpListenerConfig): Record<string, unknown> {
     deliveryMode: l.deliveryMode,
     syncBudget: formatDuration(l.syncBudgetMs),
     requireAuth: l.requireAuth,
+  };
+}
+
+function route(r: RelayRoute, secret: Redact): Record<string, unknown> {
+  return {
+    name: r.name,
+    host: r.host,
+    port: r.port,
+    tls: r.tls,
+    ...(r.auth === undefined
+      ? {}
+      : { auth: { username: r.auth.username, password: secret(r.auth.password) } }),
+    domains: [...r.domains],
+    fallbackAfterAttempts: r.fallbackAfterAttempts,
+    fallbackOnPolicyBlock: r.fallbackOnPolicyBlock,
+  };
+}
+
+function delivery(d: DeliveryConfig, secret: Redact): Record<string, unknown> {
+  const timeouts: Record<string, string> = {};
+  for (const [yamlKey, typedKey] of Object.entries(TIMEOUT_KEYS)) {
+    const ms = d.timeouts[typedKey];
+    if (ms !== undefined) timeouts[yamlKey] = formatDuration(ms);
+  }
+  return {
+    mxPort: d.mxPort,
+    retryIntervals: d.retryIntervalsMs.map(formatDuration),
+    maxQueueTime: formatDuration(d.maxQueueTimeMs),
+    shaping: d.shaping.map((s) => ({
+      match: s.match,
+      maxConnections: s.maxConnections,
+      messagesPerConnection: s.messagesPerConnection,
+      messagesPerMinute: s.messagesPerMinute,
+      pauseAfterFailure: formatDuration(s.pauseAfterFailureMs),
+      pauseAfterDeliveries: s.pauseAfterDeliveries,
+      pause: formatDuration(s.pauseMs),
+    })),
+    routes: d.routes.map((r) => route(r, secret)),
+    timeouts,
+    idleConnection: formatDuration(d.idleConnectionMs),
+    delayWarningAfter: formatDuration(d.delayWarningAfterMs),
+    ipv6: d.ipv6,
+    dkim: d.dkim.map((k) => ({ domain: k.domain, selector: k.selector, privateKeyFile: k.privateKeyFile })),
+  };
+}
+
+function feedback(f: FeedbackConfig, secret: Redact): Record<string, unknown> {
+  return {
+    webhooks: f.webhooks.map((w) => ({
+      url: w.url,
+      secret: secret(w.secret),
+      ...(w.events === undefined ? {} : { events: [...w.events] }),
+    })),
+    suppression: { enabled: f.suppression.enabled, ttl: formatDuration(f.suppression.ttlMs) },
+    eventLog: {
+      enabled: f.eventLog.enabled,
+      path: f.eventLog.path,
+      maxBytes: size(f.eventLog.maxBytes),
+      keep: f.eventLog.keep,
+    },
+    classification: f.classification.map((c) => ({ ...c })),
   };
 }
 
@@ -63,11 +129,8 @@ export function configToDocument(config: Config, options: { redact: boolean }): 
     },
     http: { address: config.http.address, port: config.http.port, tokens: config.http.tokens.map(secret) },
     dns: { servers: [...config.dns.servers], timeout: formatDuration(config.dns.timeoutMs) },
-    delivery: {
-      mxPort: config.delivery.mxPort,
-      retryIntervals: config.delivery.retryIntervalsMs.map(formatDuration),
-      maxQueueTime: formatDuration(config.delivery.maxQueueTimeMs),
-    },
+    delivery: delivery(config.delivery, secret),
+    feedback: feedback(config.feedback, secret),
     log: { level: config.log.level },
   };
 }

@@ -6,62 +6,37 @@
  * is an error naming it, with a suggestion for near misses. Scalars go through the
  * parsers in fields.ts/units.ts; durations come out in ms and sizes in bytes, under
  * the user-facing key names (`idleTimeout`, `syncBudget`, ...). Every key is
- * optional here; defaults and cross-field rules are applied in build.ts. Throws
- * `ConfigError` listing every problem with its key path.
+ * optional here; defaults and cross-field rules are applied in build.ts. The
+ * delivery and feedback sections live in schema-delivery.ts and schema-feedback.ts.
+ * Throws `ConfigError` listing every problem with its key path.
  */
 import * as z from 'zod';
-import { ConfigError, type ConfigIssue, describeValue, FieldProblem, suggest } from './errors.ts';
+import { ConfigError, type ConfigIssue, describeValue, suggest } from './errors.ts';
 import {
   LOG_LEVELS,
   parseBoolean,
   parseCidrText,
-  parseCount,
   parseDnsServer,
   parseHashField,
   parseHostname,
   parseIpLiteral,
+  parseName,
   parseOneOf,
   parsePath,
   parsePort,
   parseToken,
   parseUsername,
 } from './fields.ts';
-import { parseDuration, parseSize } from './units.ts';
-
-const DAY = 86_400_000;
-
-/** Wraps a FieldProblem-throwing parser as a zod schema that reports the problem at its path. */
-function field<T>(parse: (value: unknown) => T) {
-  return z.unknown().transform((value, ctx): T => {
-    if (value === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'is required' });
-      return z.NEVER;
-    }
-    try {
-      return parse(value);
-    } catch (error) {
-      if (!(error instanceof FieldProblem)) throw error;
-      ctx.addIssue({ code: 'custom', message: error.message });
-      return z.NEVER;
-    }
-  });
-}
-
-const opt = <T>(parse: (value: unknown) => T) => field(parse).optional();
-const list = <S extends z.ZodType>(item: S, max: number) => z.array(item).max(max).optional();
-
-const duration = (max: number) => opt((v) => parseDuration(v, { max }));
-const size = opt((v) => parseSize(v));
-const count = opt((v) => parseCount(v));
+import { DELIVERY_KEYS, deliveryShape } from './schema-delivery.ts';
+import { FEEDBACK_KEYS, feedbackShape } from './schema-feedback.ts';
+import { count, DAY, duration, field, list, opt, size } from './schema-kit.ts';
+import { parseSize } from './units.ts';
 
 export const LISTENER_TLS = ['starttls', 'implicit', 'none'] as const;
 export const DELIVERY_MODES = ['async', 'sync'] as const;
 
 const listenerShape = {
-  name: opt((v) => {
-    if (typeof v === 'string' && v.length >= 1 && v.length <= 100 && !/[\s\p{Cc}]/u.test(v)) return v;
-    throw new FieldProblem(`expected a name without spaces (1-100 characters), got ${describeValue(v)}`);
-  }),
+  name: opt(parseName),
   address: field(parseIpLiteral),
   port: field((v) => parsePort(v, true)),
   tls: opt(parseOneOf(LISTENER_TLS)),
@@ -72,16 +47,16 @@ const listenerShape = {
 
 const limitsShape = {
   maxMessageSize: size,
-  maxRecipients: count,
-  maxCommandLength: count,
-  maxLineLength: count,
+  maxRecipients: count(),
+  maxCommandLength: count(),
+  maxLineLength: count(),
   maxHeaderBytes: size,
-  maxConnections: count,
-  maxConnectionsPerClient: count,
+  maxConnections: count(),
+  maxConnectionsPerClient: count(),
   idleTimeout: duration(DAY),
   sessionTimeout: duration(DAY),
-  maxErrors: count,
-  maxMessagesPerConnection: count,
+  maxErrors: count(),
+  maxMessagesPerConnection: count(),
   minFreeBytes: opt((v) => parseSize(v, { min: 0 })),
 };
 
@@ -103,15 +78,6 @@ const httpShape = {
   tokens: list(field(parseToken), 1000),
 };
 const dnsShape = { servers: list(field(parseDnsServer), 16), timeout: duration(60_000 * 10) };
-const deliveryShape = {
-  mxPort: opt((v) => parsePort(v)),
-  retryIntervals: z
-    .array(field((v) => parseDuration(v, { max: 30 * DAY })))
-    .min(1)
-    .max(100)
-    .optional(),
-  maxQueueTime: duration(365 * DAY),
-};
 const logShape = { level: opt(parseOneOf(LOG_LEVELS)) };
 
 const rootShape = {
@@ -121,6 +87,7 @@ const rootShape = {
   http: z.strictObject(httpShape).optional(),
   dns: z.strictObject(dnsShape).optional(),
   delivery: z.strictObject(deliveryShape).optional(),
+  feedback: z.strictObject(feedbackShape).optional(),
   log: z.strictObject(logShape).optional(),
 };
 
@@ -140,7 +107,8 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   'smtp.users[]': Object.keys(userShape),
   http: Object.keys(httpShape),
   dns: Object.keys(dnsShape),
-  delivery: Object.keys(deliveryShape),
+  ...DELIVERY_KEYS,
+  ...FEEDBACK_KEYS,
   log: Object.keys(logShape),
 };
 

@@ -6,6 +6,7 @@
  * Durations are milliseconds and sizes bytes here; the loader accepts "5m",
  * "50MB" and similar.
  */
+import type { LifecycleEventType } from '../contracts/events.ts';
 
 export type DeliveryMode = 'async' | 'sync';
 export type ListenerTls = 'starttls' | 'implicit' | 'none';
@@ -108,28 +109,48 @@ export interface RelayRoute {
   readonly fallbackOnPolicyBlock: boolean;
 }
 
+/**
+ * SMTP client timeouts in ms, as set in the file; a missing key keeps the client's
+ * default (RFC 5321 4.5.3.2 values, delivery/smtp-client/types.ts DEFAULT_TIMEOUTS).
+ */
+export interface ClientTimeoutSettings {
+  readonly connectMs?: number;
+  readonly greetingMs?: number;
+  readonly ehloMs?: number;
+  readonly mailMs?: number;
+  readonly rcptMs?: number;
+  readonly dataInitMs?: number;
+  readonly dataBlockMs?: number;
+  readonly dataTermMs?: number;
+  readonly starttlsMs?: number;
+  readonly idleMs?: number;
+}
+
+export interface DkimKeyConfig {
+  readonly domain: string;
+  readonly selector: string;
+  /** Absolute path of a PEM private key (RSA >= 1024 bits or Ed25519), checked at load. */
+  readonly privateKeyFile: string;
+}
+
 export interface DeliveryConfig {
   /** Port used for MX hosts (25; tests use others). */
   readonly mxPort: number;
   readonly retryIntervalsMs: readonly number[];
   readonly maxQueueTimeMs: number;
-  /** Shaping rules, first match wins; the last built-in rule matches `*`. */
-  readonly shaping?: readonly ShapingRule[];
-  readonly routes?: readonly RelayRoute[];
-  /** SMTP client timeouts (RFC 5321 4.5.3.2 defaults). */
-  readonly timeouts?: Readonly<Record<string, number>>;
-  /** Close connections idle this long (ms). */
-  readonly idleConnectionMs?: number;
+  /** Configured shaping rules, first match wins; the engine appends a built-in `*` rule. */
+  readonly shaping: readonly ShapingRule[];
+  readonly routes: readonly RelayRoute[];
+  /** SMTP client timeouts; only the ones set in the file. */
+  readonly timeouts: ClientTimeoutSettings;
+  /** Close pooled connections idle this long (ms). */
+  readonly idleConnectionMs: number;
   /** Send a delay warning (Action: delayed) once a recipient has waited this long (0 = never). */
-  readonly delayWarningAfterMs?: number;
+  readonly delayWarningAfterMs: number;
   /** Try IPv6 addresses of MX hosts (first) as well as IPv4. */
-  readonly ipv6?: boolean;
-  /** DKIM keys by signing domain. */
-  readonly dkim?: readonly {
-    readonly domain: string;
-    readonly selector: string;
-    readonly privateKeyFile: string;
-  }[];
+  readonly ipv6: boolean;
+  /** DKIM keys; several keys for one domain all sign. */
+  readonly dkim: readonly DkimKeyConfig[];
 }
 
 export interface WebhookConfig {
@@ -137,7 +158,7 @@ export interface WebhookConfig {
   /** Standard Webhooks secret (`whsec_` + base64), used for HMAC-SHA256 signatures. */
   readonly secret: string;
   /** Lifecycle event types to send; all when absent. */
-  readonly events?: readonly string[];
+  readonly events?: readonly LifecycleEventType[];
 }
 
 /** A classification override: first match wins, before the built-in rules. */
@@ -159,7 +180,12 @@ export interface FeedbackConfig {
   /** Hard bounces add the address to the suppression list for `ttlMs` (0 = forever). */
   readonly suppression: { readonly enabled: boolean; readonly ttlMs: number };
   /** One JSON line per event; rotated at `maxBytes`, keeping `keep` old files. */
-  readonly eventLog: { readonly enabled: boolean; readonly path: string; readonly maxBytes: number; readonly keep: number };
+  readonly eventLog: {
+    readonly enabled: boolean;
+    readonly path: string;
+    readonly maxBytes: number;
+    readonly keep: number;
+  };
   readonly classification: readonly ClassificationRule[];
 }
 
@@ -171,7 +197,7 @@ export interface Config {
   readonly http: HttpConfig;
   readonly dns: DnsConfig;
   readonly delivery: DeliveryConfig;
-  /** Webhooks, suppression, event log and classification; optional until every loader fills it. */
-  readonly feedback?: FeedbackConfig;
+  /** Webhooks, suppression, event log and classification. */
+  readonly feedback: FeedbackConfig;
   readonly log: { readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'silent' };
 }
