@@ -212,7 +212,14 @@ export class Destination {
     try {
       const result = await connection.send(tx);
       this.counters.messages++;
-      return outcomesFromResult(job, result, { startedAt, finishedAt: this.#deps.now(), route, connection });
+      const outcomes = outcomesFromResult(job, result, {
+        startedAt,
+        finishedAt: this.#deps.now(),
+        route,
+        connection,
+      });
+      const dsn = connection.extensions.has('DSN');
+      return dsn ? outcomes.map((o) => ({ ...o, nextHopDsn: true })) : outcomes;
     } catch (error) {
       const failure =
         error instanceof SmtpClientError

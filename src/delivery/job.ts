@@ -29,6 +29,8 @@ export interface DeliveryJob {
   /** Lower-case recipient domain (or `[ip]` address literal). */
   readonly domain: string;
   readonly recipients: readonly JobRecipient[];
+  /** How many recipients the whole message has (more than this job's when it spans domains). */
+  readonly messageRecipients: number;
 }
 
 export type OutcomeKind = 'delivered' | 'deferred' | 'failed';
@@ -44,6 +46,8 @@ export interface RecipientOutcome {
   readonly scope: FailureScope | 'none';
   /** `direct` or `relay:<name>`. */
   readonly route: string;
+  /** The next hop advertised DSN, so NOTIFY/ORCPT went on with the message (RFC 3461). */
+  readonly nextHopDsn?: boolean;
 }
 
 /** The same verdict for every recipient of a job (DNS failures, site failures). */

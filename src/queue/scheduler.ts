@@ -15,19 +15,10 @@
  */
 import type { EnvelopeInput } from '../contracts/envelope.ts';
 import type { EventSink, LifecycleEvent } from '../contracts/events.ts';
-import type { ClaimedRecipient, RecipientUpdate, Spool, StoredMessage } from '../contracts/spool.ts';
+import type { ClaimedRecipient, RecipientUpdate, Spool, StoredRecipient } from '../contracts/spool.ts';
 import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
+import { type DeliveryReport, failuresDue, noticesDue, type Settled } from './reports.ts';
 import { nextRetry, type RetryPolicy } from './retry-policy.ts';
-
-export interface FailureReport {
-  readonly message: StoredMessage;
-  /** The message bytes, read before the final update let the spool release them. */
-  readonly original?: Uint8Array;
-  readonly recipients: readonly {
-    readonly outcome: RecipientOutcome;
-    readonly status: 'bounced' | 'expired';
-  }[];
-}
 
 export interface SchedulerDeps {
   readonly spool: Spool;
@@ -40,8 +31,8 @@ export interface SchedulerDeps {
   readonly owner: string;
   readonly policy: RetryPolicy;
   readonly events: EventSink;
-  /** Called after permanent failures/expiries were stored (bounce reports). Must not throw. */
-  readonly onFailures?: (report: FailureReport) => Promise<void>;
+  /** Called after outcomes were stored, with the notifications due (failures, delays, successes). Must not throw. */
+  readonly onReport?: (report: DeliveryReport) => Promise<void>;
   readonly now: () => number;
   readonly log: (
     level: 'debug' | 'info' | 'warn' | 'error',
@@ -183,6 +174,7 @@ export class Scheduler {
         ...(envelope.ret !== undefined ? { ret: envelope.ret } : {}),
         ...(envelope.envid !== undefined ? { envid: envelope.envid } : {}),
         domain: first.domain,
+        messageRecipients: envelope.recipients.length,
         recipients: list.map(
           (r): JobRecipient => ({
             index: r.index,
@@ -217,10 +209,11 @@ export class Scheduler {
     const now = this.#deps.now();
     const updates: RecipientUpdate[] = [];
     const events: LifecycleEvent[] = [];
-    const failures: { outcome: RecipientOutcome; status: 'bounced' | 'expired' }[] = [];
+    const settled: Settled[] = [];
     const base = { seq: 0, at: now, messageId: job.messageId };
     for (const outcome of outcomes) {
       const recipient = job.recipients.find((r) => r.index === outcome.index)!;
+      const attemptsBefore = recipient.attempts;
       const common = {
         messageId: job.messageId,
         index: outcome.index,
@@ -232,6 +225,7 @@ export class Scheduler {
       if (outcome.kind === 'delivered') {
         updates.push({ ...common, status: 'delivered' });
         events.push({ ...base, type: 'delivered', recipient: outcome.address, attempt: outcome.attempt! });
+        settled.push({ outcome, status: 'delivered', attemptsBefore });
         continue;
       }
       if (outcome.kind === 'failed') {
@@ -243,14 +237,14 @@ export class Scheduler {
           reply: outcome.reply,
           ...(outcome.attempt ? { attempt: outcome.attempt } : {}),
         });
-        failures.push({ outcome, status: 'bounced' });
+        settled.push({ outcome, status: 'bounced', attemptsBefore });
         continue;
       }
-      const decision = nextRetry(this.#deps.policy, recipient.attempts + 1, job.receivedAt, now);
+      const decision = nextRetry(this.#deps.policy, attemptsBefore + 1, job.receivedAt, now);
       if (decision.kind === 'expire') {
         updates.push({ ...common, status: 'expired' });
         events.push({ ...base, type: 'expired', recipient: outcome.address, lastReply: outcome.reply });
-        failures.push({ outcome, status: 'expired' });
+        settled.push({ outcome, status: 'expired', attemptsBefore });
         continue;
       }
       const backoff = outcome.scope === 'site' ? this.#deps.engine.backedOffUntil(job.domain) : 0;
@@ -267,12 +261,26 @@ export class Scheduler {
       };
       updates.push({ ...common, attempt, status: 'deferred', nextAttemptAt: at });
       events.push({ ...base, type: 'deferred', recipient: outcome.address, nextAttemptAt: at, attempt });
+      settled.push({ outcome: { ...outcome, attempt }, status: 'deferred', attemptsBefore });
     }
-    // The last final update releases the body; a report returns it, so read it first.
-    const wantsReport = failures.length > 0 && this.#deps.onFailures !== undefined && job.mailFrom !== '';
-    const original = wantsReport
-      ? await this.#deps.spool.readBody(job.messageId).catch(() => undefined)
-      : undefined;
+
+    // Reports: decide before the update, because the last final update releases the body.
+    const reporting = this.#deps.onReport !== undefined && job.mailFrom !== '';
+    let failed: DeliveryReport['recipients'] | undefined;
+    let original: Uint8Array | undefined;
+    if (reporting && settled.every((x) => x.status !== 'deferred')) {
+      let others: StoredRecipient[] | undefined;
+      if (job.messageRecipients > job.recipients.length) {
+        const before = await this.#deps.spool.getMessage(job.messageId);
+        const mine = new Set(job.recipients.map((r) => r.index));
+        others = before?.recipients.filter((r) => !mine.has(r.index)) ?? [];
+      }
+      failed = failuresDue(settled, others);
+      if (failed && failed.length > 0)
+        original = await this.#deps.spool.readBody(job.messageId).catch(() => undefined);
+    }
+    const notices = reporting ? noticesDue(job, settled) : [];
+
     const stored = await this.#deps.spool.update(updates, events);
     this.#deps.events.publish(stored);
     const soonest = updates.reduce(
@@ -280,10 +288,19 @@ export class Scheduler {
       Number.POSITIVE_INFINITY,
     );
     if (Number.isFinite(soonest)) this.#wakeAt(soonest);
-    if (wantsReport) {
+
+    if ((failed && failed.length > 0) || notices.length > 0) {
       const message = await this.#deps.spool.getMessage(job.messageId);
-      if (message)
-        await this.#deps.onFailures!({ message, recipients: failures, ...(original ? { original } : {}) });
+      if (!message) return;
+      if (failed && failed.length > 0)
+        await this.#deps.onReport!({ message, recipients: failed, ...(original ? { original } : {}) });
+      if (notices.length > 0) {
+        await this.#deps.onReport!({
+          message,
+          recipients: notices,
+          willRetryUntil: job.receivedAt + this.#deps.policy.maxQueueTimeMs,
+        });
+      }
     }
   }
 

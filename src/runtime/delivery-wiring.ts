@@ -17,7 +17,8 @@ import type { DeliveryJob } from '../delivery/job.ts';
 import { DEFAULT_SHAPING } from '../delivery/router.ts';
 import { openSmtpConnection } from '../delivery/smtp-client/index.ts';
 import type { OutboundTransaction } from '../delivery/smtp-client/types.ts';
-import { type FailureReport, Scheduler } from '../queue/scheduler.ts';
+import type { DeliveryReport } from '../queue/reports.ts';
+import { Scheduler } from '../queue/scheduler.ts';
 
 export interface DeliverySide {
   readonly scheduler: Scheduler;
@@ -30,7 +31,7 @@ export interface DeliveryWiringDeps {
   readonly config: Config;
   readonly spool: Spool;
   readonly events: EventSink;
-  readonly onFailures?: (report: FailureReport) => Promise<void>;
+  readonly onReport?: (report: DeliveryReport) => Promise<void>;
   /** Optional signer applied to the body before sending (DKIM). */
   readonly sign?: (body: Uint8Array, job: DeliveryJob) => Promise<Uint8Array>;
   readonly log: (
@@ -87,7 +88,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     owner,
     policy: { intervalsMs: delivery.retryIntervalsMs, maxQueueTimeMs: delivery.maxQueueTimeMs },
     events: deps.events,
-    ...(deps.onFailures ? { onFailures: deps.onFailures } : {}),
+    ...(deps.onReport ? { onReport: deps.onReport } : {}),
     now,
     log: deps.log,
   });

@@ -1,6 +1,6 @@
 /**
- * Connects permanent failures and expiries to RFC 3464 reports, and builds the
- * DKIM signer from the configured key files.
+ * Turns the queue's delivery reports (failures, delays, successes) into RFC 3464
+ * messages, and builds the DKIM signer from the configured key files.
  *
  * The report re-enters through ingress/accept.ts (the one allowed back-edge); a
  * `dsn-sent` event is stored once it is queued. A recipient's Diagnostic-Code is
@@ -13,9 +13,9 @@ import type { DsnSentEvent, EventSink } from '../contracts/events.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { createDkimSigner, type DkimSigner } from '../delivery/dkim.ts';
 import type { DeliveryJob } from '../delivery/job.ts';
-import { createBouncer } from '../feedback/bounces.ts';
+import { createBouncer, notifyWants } from '../feedback/bounces.ts';
 import type { Acceptor } from '../ingress/accept.ts';
-import type { FailureReport } from '../queue/scheduler.ts';
+import type { DeliveryReport } from '../queue/reports.ts';
 
 export interface FailureReporterDeps {
   readonly acceptor: Acceptor;
@@ -31,7 +31,7 @@ export interface FailureReporterDeps {
   ) => void;
 }
 
-export function createFailureReporter(deps: FailureReporterDeps): (report: FailureReport) => Promise<void> {
+export function createReporter(deps: FailureReporterDeps): (report: DeliveryReport) => Promise<void> {
   const bouncer = createBouncer({
     acceptor: deps.acceptor,
     spool: deps.spool,
@@ -40,30 +40,34 @@ export function createFailureReporter(deps: FailureReporterDeps): (report: Failu
   });
   return async (report) => {
     try {
-      const settled = deps.refusalDelivered?.(report.message.id);
+      const failures = report.recipients.every((r) => r.action === 'failed');
+      const settled = failures ? deps.refusalDelivered?.(report.message.id) : undefined;
       if (settled && (await settled)) {
         deps.log('info', 'refusal already given in the SMTP reply; no report', {
           messageId: report.message.id,
         });
         return;
       }
-      const recipients = report.recipients.map(({ outcome, status }) => {
-        const remote = outcome.attempt?.reply !== undefined;
-        const code = outcome.reply.enhanced ?? (outcome.reply.code >= 500 ? '5.0.0' : '4.0.0');
+      const recipients = report.recipients.map((r) => {
+        const remote = r.attempt?.reply !== undefined && r.reply !== undefined;
+        const fallback =
+          r.action === 'relayed' ? '2.0.0' : r.reply && r.reply.code >= 500 ? '5.0.0' : '4.0.0';
+        const status = r.reply?.enhanced ?? fallback;
+        const words = r.reply?.text ?? 'no reply recorded';
         return {
-          index: outcome.index,
-          action: 'failed' as const,
-          status: code,
-          ...(outcome.attempt?.mxHost ? { remoteMta: outcome.attempt.mxHost } : {}),
-          ...(remote ? { reply: outcome.reply } : {}),
-          ...(outcome.attempt ? { lastAttemptAt: outcome.attempt.at } : {}),
+          index: r.index,
+          action: r.action,
+          status,
+          ...(r.attempt?.mxHost ? { remoteMta: r.attempt.mxHost } : {}),
+          ...(remote ? { reply: r.reply } : {}),
+          ...(r.attempt ? { lastAttemptAt: r.attempt.at } : {}),
+          ...(r.action === 'delayed' && report.willRetryUntil
+            ? { willRetryUntil: report.willRetryUntil }
+            : {}),
           ...(remote
             ? {}
             : {
-                explanation:
-                  status === 'expired'
-                    ? `Gave up after the queue lifetime; last problem: ${outcome.reply.text}`
-                    : outcome.reply.text,
+                explanation: r.expired ? `Gave up after the queue lifetime; last problem: ${words}` : words,
               }),
         };
       });
@@ -73,18 +77,20 @@ export function createFailureReporter(deps: FailureReporterDeps): (report: Failu
         ...(report.original ? { original: report.original } : {}),
       });
       if (!id) return;
+      const byIndex = new Map(report.message.recipients.map((r) => [r.index, r]));
+      const covered = report.recipients.filter((r) => notifyWants(byIndex.get(r.index)?.notify, r.action));
       const event: DsnSentEvent = {
         type: 'dsn-sent',
         seq: 0,
         at: Date.now(),
         messageId: report.message.id,
         dsnMessageId: id,
-        action: 'failed',
-        recipients: report.recipients.map((r) => r.outcome.address),
+        action: failures ? 'failed' : (report.recipients[0]?.action ?? 'failed'),
+        recipients: covered.map((r) => r.address),
       };
       deps.events.publish(await deps.spool.update([], [event]));
     } catch (error) {
-      deps.log('error', 'could not queue a bounce report', {
+      deps.log('error', 'could not queue a delivery report', {
         messageId: report.message.id,
         error: String(error),
       });

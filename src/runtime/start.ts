@@ -23,7 +23,7 @@ import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.t
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide } from './delivery-wiring.ts';
-import { createFailureReporter, loadDkimSigner } from './feedback-wiring.ts';
+import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
 
 export interface RunningMxpress {
   readonly listeners: readonly {
@@ -70,7 +70,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
   const syncWaiters = new SyncWaiters();
   events.subscribe((event) => syncWaiters.observe(event));
-  let reportFailures: ReturnType<typeof createFailureReporter> | undefined;
+  let report: ReturnType<typeof createReporter> | undefined;
   const sign = loadDkimSigner(config, log);
   const delivery = buildDeliverySide({
     config,
@@ -78,7 +78,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     events,
     log,
     ...(sign ? { sign } : {}),
-    onFailures: (report) => reportFailures?.(report) ?? Promise.resolve(),
+    onReport: (r) => report?.(r) ?? Promise.resolve(),
   });
   const acceptor = createAcceptor({
     spool,
@@ -94,7 +94,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope);
     },
   });
-  reportFailures = createFailureReporter({
+  report = createReporter({
     acceptor,
     spool,
     events,

@@ -212,4 +212,45 @@ describe('direct delivery', () => {
     const used = lab.sinks.ok.connectionCount - before;
     assert.ok(used < ids.length, `12 messages used ${used} connections`);
   });
+
+  it('reports all failed recipients of a message in one report, after the last domain settled', async () => {
+    const id = await lab.submit('sender@dump.test', [
+      'a@hard.test',
+      'b@nullmx.test',
+      'c@soft.test',
+      'ok@d2.test',
+    ]);
+    await lab.waitFor(isType('bounced', id, 'a@hard.test'));
+    await lab.waitFor(isType('expired', id, 'c@soft.test'), 10_000);
+    const { text } = await reportFor(lab, id);
+    for (const r of ['a@hard.test', 'b@nullmx.test', 'c@soft.test'])
+      assert.match(text, new RegExp(`Final-Recipient: rfc822; ?${r.replace('.', '\\.')}`));
+    assert.doesNotMatch(text, /Final-Recipient: rfc822; ?ok@d2\.test/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(lab.events.filter((e) => e.type === 'dsn-sent' && e.messageId === id).length, 1);
+  });
+
+  it('sends a delay notice on the first deferral when NOTIFY asked for DELAY', async () => {
+    const id = await lab.submit('sender@dump.test', ['d@soft.test'], undefined, ' NOTIFY=DELAY,FAILURE');
+    const { event, text } = await reportFor(lab, id);
+    assert.equal(event.action, 'delayed');
+    assert.match(text, /Action: delayed/);
+    assert.match(text, /Will-Retry-Until: /);
+    assert.match(text, /Diagnostic-Code: smtp; ?452 4\.2\.2 Mailbox full, try later/);
+  });
+
+  it('reports success only when NOTIFY asked for it and the next hop could not carry DSN on', async () => {
+    const relayed = await lab.submit('sender@dump.test', ['s@nodsn.test'], undefined, ' NOTIFY=SUCCESS');
+    const { event, text } = await reportFor(lab, relayed);
+    assert.equal(event.action, 'relayed');
+    assert.match(text, /Action: relayed/);
+    const passedOn = await lab.submit('sender@dump.test', ['s@d1.test'], undefined, ' NOTIFY=SUCCESS');
+    await lab.waitFor(isType('delivered', passedOn));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(
+      lab.events.filter((e) => e.type === 'dsn-sent' && e.messageId === passedOn).length,
+      0,
+      'the DSN-capable next hop reports success itself',
+    );
+  });
 });

@@ -13,6 +13,7 @@
  *   relay.test        A 127.0.0.8      a smarthost that accepts everything
  *   multi.test        MX 10 -> 127.0.0.5 (down), MX 20 -> 127.0.0.2
  *   seven.test        MX -> 127.0.0.9  accepts, but offers no 8BITMIME
+ *   nodsn.test        MX -> 127.0.0.11 accepts, but offers no DSN
  *   nullmx.test       MX 0 "." (RFC 7505)
  *   servfail.test     SERVFAIL
  *   anything else     NXDOMAIN
@@ -60,6 +61,7 @@ export function labZone(): Zone {
   mx('drop', '127.0.0.6');
   mx('dump', '127.0.0.7');
   mx('seven', '127.0.0.9');
+  mx('nodsn', '127.0.0.11');
   zone['nomx.test'] = { a: ['127.0.0.2'] };
   zone['relay.test'] = { a: ['127.0.0.8'] };
   zone['multi.test'] = {
@@ -96,6 +98,11 @@ export async function startDeliveryLab(options: TestServerOptions = {}): Promise
     host: '127.0.0.9',
     port,
     script: { extensions: DEFAULT_EXTENSIONS.filter((e) => e !== '8BITMIME') },
+  });
+  const nodsn = await startSmtpSink({
+    host: '127.0.0.11',
+    port,
+    script: { extensions: DEFAULT_EXTENSIONS.filter((e) => e !== 'DSN') },
   });
   const server = await startTestServer({
     ...options,
@@ -147,7 +154,7 @@ export async function startDeliveryLab(options: TestServerOptions = {}): Promise
   return {
     dns,
     port,
-    sinks: { ok, hard, soft, drop, dump, relay, seven },
+    sinks: { ok, hard, soft, drop, dump, relay, seven, nodsn },
     server,
     events,
     async submit(from, to, message = 'Subject: lab\r\n\r\nhello\r\n', rcptParams = '') {
@@ -172,7 +179,7 @@ export async function startDeliveryLab(options: TestServerOptions = {}): Promise
     waitForEvent,
     async close() {
       await server.stop();
-      await Promise.all([ok, hard, soft, drop, dump, relay, seven].map((s) => s.close()));
+      await Promise.all([ok, hard, soft, drop, dump, relay, seven, nodsn].map((s) => s.close()));
       await dns.close();
     },
   };
