@@ -1,0 +1,189 @@
+/**
+ * The queue-scale scenario: how mxpress carries a large deferred backlog.
+ *
+ * Fills the queue with N messages to defer.test (its MX is a second sink on
+ * 127.0.0.3 that answers 451 to every RCPT; retries are 6 hours apart, so
+ * nothing comes due again), waits until every one was tried and deferred, then
+ * measures mxpress's RSS, a graceful stop, a restart (spawn -> SMTP 220 on the
+ * same port) and the RSS after it, and finally e2e throughput to the healthy
+ * domains beside the backlog. In: a `BenchContext`. Out: `QueueScaleResult`.
+ * Rejects when a server does not start or the backlog never settles within a
+ * bound that grows with N. Loopback only.
+ */
+import { readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { getStats } from './api.ts';
+import { mib, percentiles, rate, round } from './figures.ts';
+import { readProc } from './proc-sampler.ts';
+import {
+  type BenchContext,
+  baseLoad,
+  type ProcessFigures,
+  processFigures,
+  roundPercentiles,
+  withServer,
+} from './scenarios.ts';
+import { startServer } from './server-process.ts';
+import { startSink } from './sinks.ts';
+import { runLoad } from './smtp-load.ts';
+
+export interface QueueScaleResult {
+  readonly backlog: number;
+  readonly fill: {
+    readonly accepted: number;
+    readonly failed: number;
+    readonly errors: Readonly<Record<string, number>>;
+    readonly acceptedPerSecond: number;
+    readonly seconds: number;
+    /** Fill start -> every recipient deferred. */
+    readonly settledSeconds: number;
+    readonly deferred: number;
+  };
+  readonly spoolMiB: number;
+  readonly rssWithBacklogMiB: number;
+  readonly peakRssMiB: number;
+  readonly stopSeconds: number;
+  readonly restartSeconds: number;
+  readonly restartBannerSeconds: number;
+  readonly rssAfterRestartMiB: number;
+  readonly deferredAfterRestart: number;
+  readonly healthy: {
+    readonly accepted: number;
+    readonly failed: number;
+    readonly acceptedPerSecond: number;
+    readonly delivered: number;
+    readonly deliveredPerSecond: number;
+    readonly dataTo250Ms: ReturnType<typeof percentiles>;
+    readonly mxpress: ProcessFigures;
+  };
+}
+
+const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
+
+async function dirBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir)) {
+    const s = await stat(join(dir, name)).catch(() => undefined);
+    if (s?.isFile()) total += s.size;
+  }
+  return total;
+}
+
+/** Polls the stats until `deferred` reaches `target` (or stops moving for long); returns the last figure. */
+async function waitDeferred(
+  ctx: BenchContext,
+  base: string,
+  target: number,
+  timeoutMs: number,
+): Promise<number> {
+  const deadline = performance.now() + timeoutMs;
+  let lastLog = performance.now();
+  let deferred = 0;
+  while (performance.now() < deadline) {
+    deferred = (await getStats(base)).recipientsByStatus.deferred ?? 0;
+    if (deferred >= target) return deferred;
+    if (performance.now() - lastLog > 10_000) {
+      ctx.log(`  ${deferred} of ${target} deferred so far`);
+      lastLog = performance.now();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return deferred;
+}
+
+export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleResult> {
+  const n = ctx.options.queueScale;
+  const deferSink = await startSink(ctx.children, {
+    host: '127.0.0.3',
+    port: ctx.sink.port,
+    mode: 'defer',
+    prefer: ctx.options.sink,
+  });
+  try {
+    return await withServer(ctx, { extraArgs: RETRY_FLAGS }, async (first, dataDir) => {
+      ctx.log(`  filling the queue with ${n} messages to defer.test`);
+      const fillFrom = performance.now();
+      // The backlog is filled by count, whatever --duration says.
+      const { durationMs: _ignored, ...fillLoad } = baseLoad(ctx, first);
+      const fill = await runLoad({
+        ...fillLoad,
+        count: n,
+        reuse: true,
+        domainOf: () => 'defer.test',
+      });
+      ctx.acceptedTimes.push(...fill.acceptedAt);
+      const deferred = await waitDeferred(ctx, first.httpBase, fill.accepted, Math.max(120_000, n * 5));
+      const settled = performance.now();
+      ctx.spans.push({ label: 'queue fill', from: fillFrom, to: settled });
+      ctx.sampler.sample();
+      const withBacklog = readProc(first.pid);
+      const spoolBytes = await dirBytes(dataDir);
+
+      ctx.log('  stopping and restarting mxpress with the backlog');
+      const stopMs = await first.stop(120_000);
+      ctx.sampler.forget('mxpress');
+      const second = await startServer(ctx.children, {
+        dataDir,
+        dnsAddress: ctx.dnsAddress,
+        mxPort: ctx.sink.port,
+        smtpPort: first.smtp.port,
+        httpPort: first.httpPort,
+        extraArgs: RETRY_FLAGS,
+        startTimeoutMs: 600_000,
+      });
+      try {
+        ctx.sampler.watch('mxpress', second.pid);
+        const afterRestart = readProc(second.pid);
+        const deferredAfterRestart = (await getStats(second.httpBase)).recipientsByStatus.deferred ?? 0;
+
+        ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
+        const base = ctx.sink.count();
+        const from = performance.now();
+        const healthy = await runLoad({
+          ...baseLoad(ctx, second),
+          count: ctx.options.healthyCount,
+        });
+        ctx.acceptedTimes.push(...healthy.acceptedAt);
+        const doneAt = await ctx.sink.waitForCount(base + healthy.accepted, 120_000);
+        const end = doneAt ?? performance.now();
+        ctx.spans.push({ label: 'beside backlog', from, to: end });
+        ctx.sampler.sample();
+        const delivered = ctx.sink.count() - base;
+        return {
+          backlog: n,
+          fill: {
+            accepted: fill.accepted,
+            failed: fill.failed,
+            errors: fill.errors,
+            acceptedPerSecond: round(rate(fill.accepted, fill.endedAt - fill.startedAt)),
+            seconds: round((fill.endedAt - fill.startedAt) / 1000, 2),
+            settledSeconds: round((settled - fillFrom) / 1000, 2),
+            deferred,
+          },
+          spoolMiB: mib(spoolBytes),
+          rssWithBacklogMiB: mib(withBacklog?.rssBytes ?? 0),
+          peakRssMiB: mib(withBacklog?.hwmBytes ?? 0),
+          stopSeconds: round(stopMs / 1000, 2),
+          restartSeconds: round(second.greetingMs / 1000, 2),
+          restartBannerSeconds: round(second.bannerMs / 1000, 2),
+          rssAfterRestartMiB: mib(afterRestart?.rssBytes ?? 0),
+          deferredAfterRestart,
+          healthy: {
+            accepted: healthy.accepted,
+            failed: healthy.failed,
+            acceptedPerSecond: round(rate(healthy.accepted, healthy.endedAt - healthy.startedAt)),
+            delivered,
+            deliveredPerSecond: round(rate(delivered, end - healthy.startedAt)),
+            dataTo250Ms: roundPercentiles(percentiles(healthy.latenciesMs)),
+            mxpress: processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end),
+          },
+        };
+      } finally {
+        ctx.sampler.forget('mxpress');
+        await second.kill();
+      }
+    });
+  } finally {
+    await ctx.children.stop(deferSink.child);
+  }
+}

@@ -1,0 +1,157 @@
+/**
+ * Presents benchmark results: a plain-text table for the terminal, and
+ * report.json plus throughput.svg in a fresh bench/out/<timestamp>/ directory.
+ *
+ * In: the results of the scenarios that ran and the throughput timeline. Out: a
+ * string (the table) and the paths written. Fails only when the output
+ * directory cannot be written (the caller reports it).
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { QueueScaleResult } from './queue-scale.ts';
+import type { AcceptResult, E2eResult, LatencyResult } from './scenarios.ts';
+import { type ChartSpan, renderChart } from './svg-chart.ts';
+
+export interface Results {
+  accept?: AcceptResult;
+  e2e?: E2eResult;
+  latency?: LatencyResult;
+  queueScale?: QueueScaleResult;
+}
+
+export interface Timeline {
+  readonly acceptedPerSecond: readonly number[];
+  readonly deliveredPerSecond: readonly number[];
+  readonly spans: readonly ChartSpan[];
+}
+
+type Row = readonly [string, string];
+
+const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
+const pct = (p: { p50: number; p90: number; p99: number; max: number }): string =>
+  `${ms(p.p50)} / ${ms(p.p90)} / ${ms(p.p99)} / ${ms(p.max)}`;
+const cpu = (f: { cpuPercent: number; peakCpuPercent: number; peakRssMiB: number }): string =>
+  `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB`;
+const machine = (m: { busyPercent: number; othersPercent: number }): string =>
+  `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark`;
+const errs = (e: Readonly<Record<string, number>>): string =>
+  Object.entries(e)
+    .map(([k, v]) => `${k}x${v}`)
+    .join(' ');
+
+function section(title: string, rows: readonly Row[]): string {
+  const width = Math.max(...rows.map(([k]) => k.length));
+  return [`${title}`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
+}
+
+export function formatTable(results: Results, sinkKind: string): string {
+  const parts: string[] = [`sink: ${sinkKind}`];
+  const a = results.accept;
+  if (a)
+    parts.push(
+      section('accept (durable commits)', [
+        ['accepted', `${a.acceptedPerSecond} msgs/s (${a.accepted} in ${a.seconds} s, ${a.failed} failed)`],
+        ['DATA->250 p50/p90/p99/max', pct(a.dataTo250Ms)],
+        [
+          'commit group size',
+          `${a.commitGroups.meanSize} (${a.commitGroups.items} writes in ${a.commitGroups.groups} syncs)`,
+        ],
+        ['mxpress', cpu(a.mxpress)],
+        ['load generator', `${a.generator.cpuPercent}% CPU`],
+        ['machine', machine(a.machine)],
+        ...(a.failed > 0 ? ([['failures', errs(a.errors)]] as Row[]) : []),
+      ]),
+    );
+  const e = results.e2e;
+  if (e)
+    parts.push(
+      section('e2e (delivered, counted at the sink)', [
+        ['accepted', `${e.acceptedPerSecond} msgs/s (${e.accepted} in ${e.seconds} s, ${e.failed} failed)`],
+        [
+          'delivered',
+          `${e.deliveredPerSecond} msgs/s (${e.delivered} in ${e.e2eSeconds} s${e.allDelivered ? '' : ', NOT ALL DELIVERED'})`,
+        ],
+        ['DATA->250 p50/p90/p99/max', pct(e.dataTo250Ms)],
+        ['msgs per connection', `${e.messagesPerConnection} (mxpress: ${e.deliveryConnections} connections)`],
+        ...(e.sinkMessagesPerSession !== undefined
+          ? ([['msgs per sink connection', String(e.sinkMessagesPerSession)]] as Row[])
+          : []),
+        ...(e.perDomain
+          ? ([
+              [
+                'per domain msgs/conn',
+                e.perDomain
+                  .slice(0, 6)
+                  .map((d) => `${d.domain} ${(d.messages / Math.max(1, d.connections)).toFixed(1)}`)
+                  .join(', ') + (e.perDomain.length > 6 ? ', ...' : ''),
+              ],
+            ] as Row[])
+          : []),
+        ['commit group size', String(e.commitGroups.meanSize)],
+        ['mxpress', cpu(e.mxpress)],
+        ['sink', `${e.sink.cpuPercent}% CPU`],
+        ['machine', machine(e.machine)],
+        ...(e.failed > 0 ? ([['failures', errs(e.errors)]] as Row[]) : []),
+      ]),
+    );
+  const l = results.latency;
+  if (l)
+    parts.push(
+      section(`latency (at ${l.targetRate} msgs/s, half of ${l.peakRate})`, [
+        ['achieved', `${l.achievedRate} msgs/s (${l.accepted} accepted, ${l.failed} failed)`],
+        ['DATA->250 p50/p90/p99/max', pct(l.dataTo250Ms)],
+        [
+          '250->delivered p50/p90/p99/max',
+          `${pct(l.acceptToDeliveredMs)} (${l.acceptToDeliveredMs.count} of ${l.sampled} sampled${l.undelivered ? `, ${l.undelivered} not delivered` : ''})`,
+        ],
+        ['mxpress', cpu(l.mxpress)],
+        ['machine', machine(l.machine)],
+      ]),
+    );
+  const q = results.queueScale;
+  if (q)
+    parts.push(
+      section(`queue-scale (${q.backlog} deferred messages)`, [
+        ['fill', `${q.fill.acceptedPerSecond} msgs/s accepted, deferred in ${q.fill.settledSeconds} s`],
+        ['RSS with backlog', `${q.rssWithBacklogMiB} MiB (peak ${q.peakRssMiB} MiB)`],
+        ['graceful stop', `${q.stopSeconds} s`],
+        ['restart to SMTP 220', `${q.restartSeconds} s (RSS after ${q.rssAfterRestartMiB} MiB)`],
+        [
+          'healthy beside backlog',
+          `${q.healthy.acceptedPerSecond} msgs/s accepted, ${q.healthy.deliveredPerSecond} msgs/s delivered (${q.healthy.delivered}/${q.healthy.accepted})`,
+        ],
+        ['mxpress while healthy', cpu(q.healthy.mxpress)],
+      ]),
+    );
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** A directory name from the time: 2025-01-31T12-00-00. */
+export function stamp(date: Date): string {
+  return date.toISOString().slice(0, 19).replace(/:/g, '-');
+}
+
+export async function writeReport(
+  outDir: string,
+  started: Date,
+  report: Record<string, unknown>,
+  timeline: Timeline,
+): Promise<{ dir: string; json: string; svg: string }> {
+  const dir = resolve(outDir, stamp(started));
+  await mkdir(dir, { recursive: true });
+  const json = join(dir, 'report.json');
+  const svg = join(dir, 'throughput.svg');
+  await writeFile(json, `${JSON.stringify({ ...report, timeline }, null, 2)}\n`);
+  await writeFile(
+    svg,
+    renderChart({
+      title: `mxpress throughput (${started.toISOString().slice(0, 19)}Z)`,
+      series: [
+        { name: 'accepted/s', color: '#1f77b4', values: timeline.acceptedPerSecond },
+        { name: 'delivered/s (sink)', color: '#d62728', values: timeline.deliveredPerSecond },
+      ],
+      spans: timeline.spans,
+    }),
+  );
+  return { dir, json, svg };
+}

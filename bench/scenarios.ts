@@ -1,0 +1,306 @@
+/**
+ * The accept, e2e and latency scenarios, each against a fresh mxpress.
+ *
+ * In: a `BenchContext` (options, children, sampler, DNS address, sink). Out: one
+ * plain result object per scenario (figures, not prose) that run.ts prints and
+ * stores. A scenario fails (rejects) only when mxpress cannot be started or its
+ * API cannot be read; refused messages are counted in the result instead.
+ * Everything goes to 127.0.0.x.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DeliveryProber, getStats, type StatsFigures } from './api.ts';
+import type { Children } from './children.ts';
+import { mib, type Percentiles, percentiles, rate, round } from './figures.ts';
+import type { BenchOptions } from './options.ts';
+import type { ProcSampler } from './proc-sampler.ts';
+import { type ServerOptions, type ServerProcess, startServer } from './server-process.ts';
+import type { SinkHandle } from './sinks.ts';
+import { type LoadOptions, type LoadResult, runLoad } from './smtp-load.ts';
+
+export interface BenchContext {
+  readonly options: BenchOptions;
+  readonly children: Children;
+  readonly sampler: ProcSampler;
+  readonly dnsAddress: string;
+  readonly sink: SinkHandle;
+  readonly log: (line: string) => void;
+  /** performance.now() of every acceptance in every scenario (for the chart). */
+  readonly acceptedTimes: number[];
+  /** Scenario spans on the performance.now() clock (for the chart). */
+  readonly spans: { label: string; from: number; to: number }[];
+}
+
+export interface ProcessFigures {
+  readonly cpuPercent: number;
+  readonly peakCpuPercent: number;
+  readonly peakRssMiB: number;
+}
+
+/** The whole machine during a window: busy CPU, and the part of it used by processes not in the benchmark. */
+export interface MachineFigures {
+  readonly busyPercent: number;
+  readonly othersPercent: number;
+}
+
+export interface AcceptResult {
+  readonly accepted: number;
+  readonly failed: number;
+  readonly errors: Readonly<Record<string, number>>;
+  readonly seconds: number;
+  readonly acceptedPerSecond: number;
+  readonly dataTo250Ms: Percentiles;
+  readonly commitGroups: { readonly groups: number; readonly items: number; readonly meanSize: number };
+  readonly clientConnections: number;
+  readonly pipelining: boolean;
+  readonly mxpress: ProcessFigures;
+  readonly generator: ProcessFigures;
+  readonly machine: MachineFigures;
+}
+
+export interface E2eResult extends AcceptResult {
+  readonly delivered: number;
+  readonly allDelivered: boolean;
+  /** First message sent -> last one counted at the sink. */
+  readonly e2eSeconds: number;
+  readonly deliveredPerSecond: number;
+  readonly deliveryConnections: number;
+  readonly messagesPerConnection: number;
+  /** Messages per connection seen by the sink: JS sink only (smtp-sink counts only ended sessions). */
+  readonly sinkMessagesPerSession?: number;
+  readonly perDomain?: { readonly domain: string; readonly messages: number; readonly connections: number }[];
+  readonly sink: ProcessFigures;
+}
+
+export interface LatencyResult {
+  readonly targetRate: number;
+  readonly peakRate: number;
+  readonly achievedRate: number;
+  readonly accepted: number;
+  readonly failed: number;
+  readonly dataTo250Ms: Percentiles;
+  readonly acceptToDeliveredMs: Percentiles;
+  readonly sampled: number;
+  readonly undelivered: number;
+  readonly pollRequests: number;
+  readonly mxpress: ProcessFigures;
+  readonly machine: MachineFigures;
+}
+
+/** Loopback source addresses: mxpress allows 50 connections per client address. */
+export function sourceAddresses(concurrency: number): string[] {
+  if (concurrency <= 40) return [];
+  return Array.from({ length: Math.ceil(concurrency / 40) }, (_, i) => `127.0.0.${11 + i}`);
+}
+
+export function baseLoad(ctx: BenchContext, server: ServerProcess): LoadOptions {
+  const o = ctx.options;
+  return {
+    host: server.smtp.host,
+    port: server.smtp.port,
+    concurrency: o.concurrency,
+    count: o.count,
+    ...(o.durationSeconds !== undefined ? { durationMs: o.durationSeconds * 1000 } : {}),
+    size: o.size,
+    domains: o.domains,
+    reuse: o.reuse,
+    localAddresses: sourceAddresses(o.concurrency),
+  };
+}
+
+export function processFigures(sampler: ProcSampler, name: string, from: number, to: number): ProcessFigures {
+  const w = sampler.window(name, from, to);
+  return {
+    cpuPercent: round(w.cpuPercent),
+    peakCpuPercent: round(w.peakCpuPercent),
+    peakRssMiB: mib(w.peakRssBytes),
+  };
+}
+
+const OURS = ['mxpress', 'bench', 'sink', 'dns'] as const;
+
+export function machineFigures(sampler: ProcSampler, from: number, to: number): MachineFigures {
+  const busy = sampler.window('machine', from, to).cpuPercent;
+  const ours = OURS.reduce((sum, name) => sum + sampler.window(name, from, to).cpuPercent, 0);
+  return { busyPercent: round(busy), othersPercent: round(Math.max(0, busy - ours)) };
+}
+
+/** Runs `fn` against a fresh mxpress in a temp data dir; kills it and removes the dir afterwards. */
+export async function withServer<T>(
+  ctx: BenchContext,
+  extra: Partial<ServerOptions>,
+  fn: (server: ServerProcess, dataDir: string) => Promise<T>,
+): Promise<T> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'mxpress-bench-'));
+  try {
+    const server = await startServer(ctx.children, {
+      dataDir,
+      dnsAddress: ctx.dnsAddress,
+      mxPort: ctx.sink.port,
+      ...extra,
+    });
+    ctx.sampler.watch('mxpress', server.pid);
+    try {
+      return await fn(server, dataDir);
+    } finally {
+      ctx.sampler.sample();
+      ctx.sampler.forget('mxpress');
+      // The data is thrown away: no need to drain the queue.
+      await server.kill();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+function acceptFigures(
+  ctx: BenchContext,
+  load: LoadResult,
+  before: StatsFigures,
+  after: StatsFigures,
+): AcceptResult {
+  const groups = after.commitGroups.groups - before.commitGroups.groups;
+  const items = after.commitGroups.items - before.commitGroups.items;
+  const ms = load.endedAt - load.startedAt;
+  return {
+    accepted: load.accepted,
+    failed: load.failed,
+    errors: load.errors,
+    seconds: round(ms / 1000, 2),
+    acceptedPerSecond: round(rate(load.accepted, ms)),
+    dataTo250Ms: roundPercentiles(percentiles(load.latenciesMs)),
+    commitGroups: { groups, items, meanSize: groups > 0 ? round(items / groups, 2) : 0 },
+    clientConnections: load.connections,
+    pipelining: load.pipelining,
+    mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, load.endedAt),
+    generator: processFigures(ctx.sampler, 'bench', load.startedAt, load.endedAt),
+    machine: machineFigures(ctx.sampler, load.startedAt, load.endedAt),
+  };
+}
+
+export function roundPercentiles(p: Percentiles): Percentiles {
+  return {
+    count: p.count,
+    p50: round(p.p50, 2),
+    p90: round(p.p90, 2),
+    p99: round(p.p99, 2),
+    max: round(p.max, 2),
+    mean: round(p.mean, 2),
+  };
+}
+
+async function recordLoad(
+  ctx: BenchContext,
+  label: string,
+  run: () => Promise<LoadResult>,
+): Promise<LoadResult> {
+  const from = performance.now();
+  const load = await run();
+  ctx.acceptedTimes.push(...load.acceptedAt);
+  ctx.spans.push({ label, from, to: performance.now() });
+  return load;
+}
+
+export async function acceptScenario(ctx: BenchContext): Promise<AcceptResult> {
+  return withServer(ctx, {}, async (server) => {
+    const before = await getStats(server.httpBase);
+    const load = await recordLoad(ctx, 'accept', () => runLoad(baseLoad(ctx, server)));
+    ctx.sampler.sample();
+    const after = await getStats(server.httpBase);
+    return acceptFigures(ctx, load, before, after);
+  });
+}
+
+export async function e2eScenario(ctx: BenchContext): Promise<E2eResult> {
+  return withServer(ctx, {}, async (server) => {
+    const before = await getStats(server.httpBase);
+    const base = ctx.sink.count();
+    const sessionsBase = ctx.sink.sessions();
+    const from = performance.now();
+    const load = await runLoad(baseLoad(ctx, server));
+    ctx.acceptedTimes.push(...load.acceptedAt);
+    const afterAccept = await getStats(server.httpBase);
+    // Generous: the queue may deliver far slower than it accepts.
+    const waitMs = Math.max(60_000, (load.endedAt - load.startedAt) * 4);
+    const doneAt = await ctx.sink.waitForCount(base + load.accepted, waitMs);
+    const end = doneAt ?? performance.now();
+    ctx.spans.push({ label: 'e2e', from, to: end });
+    ctx.sampler.sample();
+    const after = await getStats(server.httpBase);
+    const delivered = ctx.sink.count() - base;
+    const connections = after.delivery.connectionsOpened - before.delivery.connectionsOpened;
+    const sent = after.delivery.messagesSent - before.delivery.messagesSent;
+    const sessions = ctx.sink.sessions() - sessionsBase;
+    const perDomain = await ctx.sink.perDomain();
+    return {
+      ...acceptFigures(ctx, load, before, afterAccept),
+      delivered,
+      allDelivered: doneAt !== undefined,
+      e2eSeconds: round((end - load.startedAt) / 1000, 2),
+      deliveredPerSecond: round(rate(delivered, end - load.startedAt)),
+      deliveryConnections: connections,
+      messagesPerConnection: connections > 0 ? round(sent / connections, 2) : 0,
+      ...(ctx.sink.kind === 'harness JS sink' && sessions > 0
+        ? { sinkMessagesPerSession: round(delivered / sessions, 2) }
+        : {}),
+      ...(perDomain !== undefined ? { perDomain } : {}),
+      mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, end),
+      sink: processFigures(ctx.sampler, 'sink', load.startedAt, end),
+      machine: machineFigures(ctx.sampler, load.startedAt, end),
+    };
+  });
+}
+
+/** Unthrottled short run to find the peak rate when no earlier scenario measured it. */
+async function calibrate(ctx: BenchContext, server: ServerProcess): Promise<number> {
+  const load = await runLoad({ ...baseLoad(ctx, server), count: ctx.options.count, durationMs: 5000 });
+  return rate(load.accepted, load.endedAt - load.startedAt);
+}
+
+export async function latencyScenario(ctx: BenchContext, measuredPeak?: number): Promise<LatencyResult> {
+  return withServer(ctx, {}, async (server) => {
+    let peak = measuredPeak ?? 0;
+    if (ctx.options.latencyRate === undefined && !(peak > 0)) {
+      ctx.log('  no peak measured yet: 5 s unthrottled calibration run');
+      peak = await calibrate(ctx, server);
+    }
+    const target = Math.max(1, Math.round(ctx.options.latencyRate ?? peak / 2));
+    const seconds = ctx.options.latencySeconds;
+    const expected = Math.min(ctx.options.count * 10, Math.ceil(target * seconds));
+    const every = Math.max(1, Math.floor(expected / ctx.options.latencySamples));
+    const prober = new DeliveryProber(server.httpBase, { intervalMs: 10 });
+    let acceptedCount = 0;
+    let sampled = 0;
+    const load = await recordLoad(ctx, 'latency', () =>
+      runLoad({
+        ...baseLoad(ctx, server),
+        count: expected,
+        durationMs: seconds * 1000,
+        ratePerSecond: target,
+        onAccepted: (id, wall) => {
+          if (acceptedCount++ % every === 0 && sampled < ctx.options.latencySamples && id !== '') {
+            sampled += 1;
+            prober.add(id, wall);
+          }
+        },
+      }),
+    );
+    const probe = await prober.finish(30_000);
+    ctx.sampler.sample();
+    return {
+      targetRate: target,
+      peakRate: round(peak),
+      achievedRate: round(rate(load.accepted, load.endedAt - load.startedAt)),
+      accepted: load.accepted,
+      failed: load.failed,
+      dataTo250Ms: roundPercentiles(percentiles(load.latenciesMs)),
+      acceptToDeliveredMs: roundPercentiles(percentiles(probe.latenciesMs)),
+      sampled: probe.sampled,
+      undelivered: probe.undelivered,
+      pollRequests: probe.requests,
+      mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, load.endedAt),
+      machine: machineFigures(ctx.sampler, load.startedAt, load.endedAt),
+    };
+  });
+}
