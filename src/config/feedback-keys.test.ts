@@ -69,12 +69,16 @@ feedback:
   classification:
     - { text: "mailbox (is )?full", severity: soft, category: mailbox-full }
     - { enhanced: "5.7", code: 550, severity: hard, category: policy }
-    - { errorCode: ECONNREFUSED, severity: soft, category: connection-refused }
+    - { errorCode: econnrefused, severity: soft, category: connection-refused }
+    - { enhanced: x.1.1, errorCode: "DNS_*", severity: hard, category: bad-domain }
+    - { enhanced: none, code: 5, text: "go away", severity: hard, category: rude }
 `);
     assert.deepEqual(c.feedback.classification, [
       { text: 'mailbox (is )?full', severity: 'soft', category: 'mailbox-full' },
       { enhanced: '5.7', code: '550', severity: 'hard', category: 'policy' },
       { errorCode: 'ECONNREFUSED', severity: 'soft', category: 'connection-refused' },
+      { enhanced: 'X.1.1', errorCode: 'DNS_*', severity: 'hard', category: 'bad-domain' },
+      { text: 'go away', enhanced: 'none', code: '5', severity: 'hard', category: 'rude' },
     ]);
   });
 });
@@ -167,7 +171,17 @@ describe('feedback keys refused, with the key named', () => {
     ],
     [
       'bad enhanced',
-      rule('enhanced: "5.7.x", severity: hard, category: x'),
+      rule('enhanced: "5.7.y", severity: hard, category: x'),
+      'feedback.classification[0].enhanced: expected',
+    ],
+    [
+      'enhanced class',
+      rule('enhanced: "3.1", severity: hard, category: x'),
+      'feedback.classification[0].enhanced: expected',
+    ],
+    [
+      'enhanced too long',
+      rule('enhanced: "5.1.1.1", severity: hard, category: x'),
       'feedback.classification[0].enhanced: expected',
     ],
     [
@@ -177,8 +191,8 @@ describe('feedback keys refused, with the key named', () => {
     ],
     [
       'bad error code',
-      rule('errorCode: econnrefused, severity: soft, category: x'),
-      'feedback.classification[0].errorCode: expected an error code in capitals',
+      rule('errorCode: "ECONN REFUSED", severity: soft, category: x'),
+      'feedback.classification[0].errorCode: expected an error code like ECONNREFUSED',
     ],
     [
       'bad severity',

@@ -57,6 +57,8 @@ delivery: { retryIntervals: [90s, 1h] }
     };
     assert.deepEqual(doc.smtp.users, [{ username: 'bob', passwordHash: REDACTED }]);
     assert.deepEqual(doc.http.tokens, [REDACTED]);
+    const error = await f.loadError(['--config', await yamlFile(text)]);
+    assert.deepEqual(error.issues.map((i) => i.key).sort(), ['http.tokens[0]', 'smtp.users[0].passwordHash']);
   });
 });
 

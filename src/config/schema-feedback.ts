@@ -81,11 +81,19 @@ export function parseRegExpSource(value: unknown): string {
   return value;
 }
 
-/** Prefix of an enhanced status code: `5`, `5.7` or `5.7.1` (class 2, 4 or 5). */
+/**
+ * Prefix of an enhanced status code, as feedback/classify.ts matches it: `5`, `5.7`,
+ * `5.7.1`, with `X` (or `*`) for any value of a component (`X.1.1`); or `none` for a
+ * reply without one.
+ */
 export function parseEnhancedPrefix(value: unknown): string {
-  if (typeof value === 'string' && /^[245](?:\.\d{1,3}){0,2}$/.test(value.trim())) return value.trim();
+  if (typeof value === 'string') {
+    const text = value.trim();
+    if (text.toLowerCase() === 'none') return 'none';
+    if (/^(?:[245xX*])(?:\.(?:\d{1,3}|[xX*])){0,2}$/.test(text)) return text.replace(/x/g, 'X');
+  }
   throw new FieldProblem(
-    `expected an enhanced status code or its prefix (5.7.1, 4.7, 5), got ${describeValue(value)}`,
+    `expected an enhanced status code or its prefix (5.7.1, 4.7, X.1.1) or none, got ${describeValue(value)}`,
   );
 }
 
@@ -96,11 +104,13 @@ export function parseReplyCodePrefix(value: unknown): string {
   throw new FieldProblem(`expected a reply code or its prefix (550, 55, 4), got ${describeValue(value)}`);
 }
 
-/** A local error code such as ECONNREFUSED or TLS_REQUIRED. */
+/** A local error code such as ECONNREFUSED, or a prefix ending in `*` (DNS_*); upper-cased. */
 export function parseErrorCode(value: unknown): string {
-  if (typeof value === 'string' && /^[A-Z][A-Z0-9_]{0,63}$/.test(value)) return value;
+  if (typeof value === 'string' && /^[A-Z][A-Z0-9_]{0,63}\*?$/i.test(value.trim())) {
+    return value.trim().toUpperCase();
+  }
   throw new FieldProblem(
-    `expected an error code in capitals like ECONNREFUSED or TLS_REQUIRED, got ${describeValue(value)}`,
+    `expected an error code like ECONNREFUSED or a prefix like DNS_*, got ${describeValue(value)}`,
   );
 }
 
