@@ -76,12 +76,16 @@ export function toWireError(error: unknown): WireError {
   return sqliteCode === undefined ? { kind: 'io', message: text } : { kind: 'io', message: text, sqliteCode };
 }
 
+/** Writes whose loss in a power cut costs at most a repeated attempt (see #syncFor). */
+const LAZY_SYNC_OPS: ReadonlySet<string> = new Set(['update', 'claimDue', 'release']);
+
 export class SqliteEngine {
   readonly #options: EngineOptions;
   #state: OpenState | undefined;
   #closed = false;
   #groups = 0;
   #items = 0;
+  #syncMode: 'FULL' | 'NORMAL' = 'FULL';
   #logs: LogRecord[] = [];
 
   constructor(options: EngineOptions) {
@@ -248,6 +252,7 @@ export class SqliteEngine {
     while (next < requests.length) {
       const applied: { id: number; value: unknown }[] = [];
       try {
+        this.#syncFor(db, requests, next);
         db.exec('BEGIN IMMEDIATE');
       } catch (error) {
         // Cannot even start: fail what is left of this batch.
@@ -296,6 +301,23 @@ export class SqliteEngine {
       this.#items += applied.length;
       for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
     }
+  }
+
+  /**
+   * New mail must survive power loss before it is acknowledged, so a batch holding a
+   * commit (or an operator action) syncs the WAL (`synchronous = FULL`). A batch of
+   * delivery bookkeeping alone (updates, claims, releases) only appends to the WAL:
+   * in WAL mode that survives a crash of the process, and the next synced commit
+   * makes it durable too; a power cut could at worst replay an attempt, never lose
+   * a message.
+   */
+  #syncFor(db: DatabaseSync, requests: readonly Request[], from: number): void {
+    let full = false;
+    for (let i = from; i < requests.length && !full; i++) full = !LAZY_SYNC_OPS.has(requests[i]!.op);
+    const mode = full ? 'FULL' : 'NORMAL';
+    if (mode === this.#syncMode) return;
+    db.exec(`PRAGMA synchronous = ${mode}`);
+    this.#syncMode = mode;
   }
 
   #rollbackQuietly(db: DatabaseSync): void {
