@@ -260,7 +260,9 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
   const latencies: number[] = [];
   const acceptedAt: number[] = [];
   const errors: Record<string, number> = {};
+  /** Message numbers handed out (a rate-limited one may still be dropped at the deadline). */
   let issued = 0;
+  let attempted = 0;
   let failed = 0;
   let connections = 0;
   let pipelining = false;
@@ -274,10 +276,13 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     if (aborted || issued >= options.count || performance.now() >= deadline) return undefined;
     const n = issued++;
     if (slotMs > 0) {
-      const wait = startedAt + n * slotMs - performance.now();
+      const slot = startedAt + n * slotMs;
+      if (slot >= deadline) return undefined;
+      const wait = slot - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-      if (performance.now() >= deadline) return undefined;
+      if (aborted || performance.now() >= deadline) return undefined;
     }
+    attempted += 1;
     return n;
   };
 
@@ -285,7 +290,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
     failed += 1;
     const key = errorKey(error);
     errors[key] = (errors[key] ?? 0) + 1;
-    if (failed >= ABORT_MIN_FAILED && failed > ABORT_FAILED_SHARE * issued) aborted = true;
+    if (failed >= ABORT_MIN_FAILED && failed > ABORT_FAILED_SHARE * attempted) aborted = true;
   };
 
   const loop = async (index: number): Promise<void> => {
@@ -324,7 +329,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
 
   await Promise.all(Array.from({ length: options.concurrency }, (_, i) => loop(i)));
   return {
-    attempted: issued,
+    attempted,
     accepted: latencies.length,
     failed,
     errors,
