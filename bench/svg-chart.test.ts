@@ -35,9 +35,9 @@ test('one polyline per series with one point per second, scaled into the plot', 
   assert.equal(polylines.length, 2);
   assert.equal(polylines[0]!.length, 4);
   assert.equal(polylines[1]!.length, 3);
-  // Default plot: top 40, height 400 - 40 - 48 = 312; the y axis tops out at 200, so 200 sits at y = 40.
+  // Default plot: top 56, height 400 - 56 - 48 = 296; the y axis tops out at 200, so 200 sits at y = 56.
   const ys = polylines[0]!.map((p) => Number(p.split(',')[1]));
-  assert.deepEqual(ys, [352, 196, 40, 274]);
+  assert.deepEqual(ys, [352, 204, 56, 278]);
   const xs = polylines[0]!.map((p) => Number(p.split(',')[0]));
   assert.ok(xs.every((x, i) => i === 0 || x > xs[i - 1]!));
   assert.match(svg, /Throughput &#60;test&#62; &#38; &#34;more&#34;/);

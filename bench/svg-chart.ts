@@ -50,7 +50,7 @@ export function renderChart(options: ChartOptions): string {
   const height = options.height ?? 400;
   const left = 64;
   const right = 16;
-  const top = 40;
+  const top = 56;
   const bottom = 48;
   const plotW = width - left - right;
   const plotH = height - top - bottom;
@@ -64,7 +64,7 @@ export function renderChart(options: ChartOptions): string {
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="15">${escapeXml(options.title)}</text>`,
   ];
   for (const [i, span] of (options.spans ?? []).entries()) {
     const x0 = px(Math.max(0, span.from));
@@ -104,8 +104,8 @@ export function renderChart(options: ChartOptions): string {
       );
     const lx = left + 10 + i * 160;
     out.push(
-      `<rect x="${lx}" y="${top - 26}" width="14" height="4" fill="${escapeXml(series.color)}"/>`,
-      `<text x="${lx + 20}" y="${top - 21}" dominant-baseline="middle">${escapeXml(series.name)}</text>`,
+      `<rect x="${lx}" y="${top - 18}" width="14" height="4" fill="${escapeXml(series.color)}"/>`,
+      `<text x="${lx + 20}" y="${top - 15}" dominant-baseline="middle">${escapeXml(series.name)}</text>`,
     );
   }
   out.push('</svg>');
