@@ -114,7 +114,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
   category(
     'spam-or-policy',
     'hard',
-    'Refused by the receiving server’s policy',
+    "Refused by the receiving server's policy",
     'The receiving server judged this message unwanted (spam-like) or not allowed by its rules, for example a ' +
       'recipient that only accepts mail from certain senders.',
     'Check the content (misleading subject, link shorteners, only an image, many links) and that the recipient ' +
@@ -141,7 +141,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
   category(
     'reputation-or-blocklist',
     'soft',
-    'Your server’s IP address or domain is blocked',
+    "Your server's IP address or domain is blocked",
     'The receiving server refused mail from your IP address or domain because of its reputation, usually because it is on a public blocklist (Spamhaus, Spamcop, Barracuda) or belongs to a home/dynamic address range.',
     'Look up your IP address on the blocklist named in the reply and follow its removal steps; find why it was ' +
       'listed (an open relay, a compromised account, sending to old lists). ' +
@@ -170,12 +170,12 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'sender-authentication',
     'soft',
     'Sender authentication failed (SPF, DKIM or DMARC)',
-    'The receiving server could not confirm that your server may send for the sender’s domain: the SPF record ' +
-      'does not list your IP, the DKIM signature is missing or invalid, or the domain’s DMARC policy says to reject.',
-    'Add your server’s IP address to the SPF record of the sender domain, sign with DKIM (`mxpress dkim keygen`, ' +
+    "The receiving server could not confirm that your server may send for the sender's domain: the SPF record " +
+      "does not list your IP, the DKIM signature is missing or invalid, or the domain's DMARC policy says to reject.",
+    "Add your server's IP address to the SPF record of the sender domain, sign with DKIM (`mxpress dkim keygen`, " +
       'then `delivery.dkim`), and check the DMARC record. Then send again.',
     [
-      '550 5.7.26 Unauthenticated email from example.com is not accepted due to domain’s DMARC policy.',
+      "550 5.7.26 Unauthenticated email from example.com is not accepted due to domain's DMARC policy.",
       '550 5.7.23 Message rejected due to SPF policy: 192.0.2.10 is not allowed to send for example.com',
     ],
   ),
@@ -195,10 +195,10 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'relay-denied',
     'hard',
     'The server does not accept mail for this domain (relay denied)',
-    'The server you connected to does not handle mail for the recipient’s domain and will not pass it on. ' +
-      'Either the domain’s MX records point to the wrong server, or a relay route sent the mail somewhere that ' +
+    "The server you connected to does not handle mail for the recipient's domain and will not pass it on. " +
+      "Either the domain's MX records point to the wrong server, or a relay route sent the mail somewhere that " +
       'expects you to log in first.',
-    'Check the recipient domain’s MX records. If you deliver through a relay (`delivery.routes`), check that it ' +
+    "Check the recipient domain's MX records. If you deliver through a relay (`delivery.routes`), check that it " +
       'allows your server and that the route has the right `auth` username and password.',
     ['554 5.7.1 <jane@example.net>: Relay access denied', '550 5.7.1 Unable to relay'],
   ),
@@ -265,7 +265,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'Looking up where to deliver (MX or address records) failed for now: the DNS server answered with an error ' +
       'or did not answer.',
     'Usually temporary and retried automatically. If it persists, check that the resolvers in `dns.servers` (or ' +
-      '/etc/resolv.conf) work, e.g. `dig MX example.com`, and that the recipient domain’s DNS servers answer.',
+      "/etc/resolv.conf) work, e.g. `dig MX example.com`, and that the recipient domain's DNS servers answer.",
     [
       'DNS_SERVFAIL',
       '451 4.4.3 DNS lookup for example.com failed for now',
@@ -276,7 +276,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'connection-refused',
     'soft',
     'Connection refused',
-    'The mail server’s address answered but refused the connection on port 25: no mail service is running there, ' +
+    "The mail server's address answered but refused the connection on port 25: no mail service is running there, " +
       'or a firewall rejects it.',
     `If it happens for one domain, its mail server is down: mxpress retries. If it happens for every domain, ` +
       `your outgoing connections are blocked. ${RELAY_ADVICE}`,
@@ -296,9 +296,9 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'network-unreachable',
     'soft',
     'Network unreachable',
-    'Your server has no route to the mail server’s address, often an IPv6 address on a machine without working ' +
+    "Your server has no route to the mail server's address, often an IPv6 address on a machine without working " +
       'IPv6, or a network that is down.',
-    'Check the server’s network connection. If only IPv6 fails, turn IPv6 delivery off in the configuration or ' +
+    "Check the server's network connection. If only IPv6 fails, turn IPv6 delivery off in the configuration or " +
       'fix the IPv6 route. mxpress retries and tries other addresses of the domain.',
     ['ENETUNREACH', 'connect EHOSTUNREACH 2001:db8::25:25'],
   ),
@@ -319,17 +319,17 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'Setting up encryption (STARTTLS) failed, the server did not offer it when it was required, or the server ' +
       'insists on encryption the connection did not have.',
     'If a relay route sets `tls: starttls` or `implicit`, check that the relay supports it on that port (465 is ' +
-      'implicit TLS, 587 uses STARTTLS). For a recipient’s server, mxpress retries; a lasting failure is on their side.',
+      "implicit TLS, 587 uses STARTTLS). For a recipient's server, mxpress retries; a lasting failure is on their side.",
     ['TLS_FAILED', '530 5.7.0 Must issue a STARTTLS command first'],
   ),
   category(
     'certificate-error',
     'soft',
-    'The server’s TLS certificate was not accepted',
+    "The server's TLS certificate was not accepted",
     'The certificate the server presented is expired, self-signed, for another host name, or signed by an ' +
       'authority that is not trusted, so the connection was not trusted.',
     'If it is your relay, renew or fix its certificate (it must name the host you connect to and include the ' +
-      'intermediate certificates). Otherwise tell the recipient’s administrators.',
+      "intermediate certificates). Otherwise tell the recipient's administrators.",
     [
       'CERT_HAS_EXPIRED',
       'Error: certificate has expired',
@@ -354,7 +354,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'The server cannot take this message as it is encoded: 8-bit or binary content, international (UTF-8) ' +
       'addresses or headers, or a conversion it does not perform.',
     'Send the message with 7-bit safe encodings (quoted-printable or base64), and plain ASCII addresses when ' +
-      'the recipient’s server does not support SMTPUTF8.',
+      "the recipient's server does not support SMTPUTF8.",
     ['554 5.6.7 Non-ASCII addresses are not permitted for that recipient', '554 5.6.1 Media not supported'],
   ),
   category(

@@ -12,6 +12,7 @@ import { suggest } from '../../config/errors.ts';
 import type { Command } from './commands/command.ts';
 import { configCheckCommand } from './commands/config-check.ts';
 import { dkimKeygenCommand } from './commands/dkim.ts';
+import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
 import { startCommand } from './commands/start.ts';
@@ -23,6 +24,7 @@ const COMMANDS: readonly Command[] = [
   configCheckCommand,
   hashPasswordCommand,
   dkimKeygenCommand,
+  explainCommand,
 ];
 
 function wantsHelp(args: readonly string[]): boolean {
