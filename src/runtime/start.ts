@@ -154,6 +154,13 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
 
   const api = buildHttpApi({
     spool,
+    acceptor,
+    limits: config.smtp.limits,
+    freeBytes: () => free,
+    pokeQueue: () => delivery.scheduler.poke(),
+    subscribe: (listener) => events.subscribe(listener),
+    publish: (stored) => events.publish(stored),
+    classificationRules: config.feedback?.classification ?? [],
     // A token in the config is either its SHA-256 (64 hex digits) or, discouraged, the token itself.
     tokenHashes: config.http.tokens.map((t) =>
       /^[0-9a-f]{64}$/.test(t) ? t : createHash('sha256').update(t).digest('hex'),

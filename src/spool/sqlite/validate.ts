@@ -77,7 +77,9 @@ export function checkEvents(events: readonly LifecycleEvent[] | undefined): void
   if (events === undefined) return;
   if (events.length > LIMITS.eventsPerCall) fail(`too many events: ${events.length}`);
   for (const event of events) {
-    checkId(event.messageId, 'event message id');
+    // '' is allowed: operator events (a suppression added by hand) belong to no message.
+    if (typeof event.messageId !== 'string' || event.messageId.length > LIMITS.idLength)
+      fail(`bad event message id: ${event.messageId}`);
     checkTime(event.at, 'event time');
   }
 }

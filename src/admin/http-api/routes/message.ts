@@ -1,46 +1,25 @@
 /**
- * `GET /api/v1/messages/{id}`: envelope, header summary and every recipient's status,
- * attempts count and last reply. Ids are validated before they reach the spool.
+ * `GET /api/v1/messages/{id}`: envelope, header summary and every recipient with
+ * its status, its attempts (time, MX host, IP, TLS, route, duration, reply or
+ * local error code), its last response and, for failures, a classification and an
+ * explanation (feedback/classify.ts, with the configured overrides). The id is
+ * checked by the route schema before it reaches the spool.
  */
 import type { FastifyInstance } from 'fastify';
-import { isQueueId } from '../../../runtime/ids.ts';
+import { classify } from '../../../feedback/classify.ts';
+import { messageIdParams } from '../schemas.ts';
 import { type ApiDeps, sendProblem } from '../server.ts';
+import { messageDetailView } from '../views.ts';
 
 export function registerMessage(app: FastifyInstance, deps: ApiDeps): void {
-  app.get<{ Params: { id: string } }>('/api/v1/messages/:id', async (request, reply) => {
-    const { id } = request.params;
-    if (!isQueueId(id))
-      return sendProblem(reply, {
-        title: 'Bad Request',
-        status: 400,
-        detail: 'id: expected a 26-character queue id',
-      });
-    const message = await deps.spool.getMessage(id);
-    if (!message) return sendProblem(reply, { title: 'Not Found', status: 404, detail: `No message ${id}` });
-    return {
-      id: message.id,
-      receivedAt: new Date(message.receivedAt).toISOString(),
-      from: message.envelope.mailFrom,
-      size: message.size,
-      headers: message.headers,
-      origin: {
-        kind: message.origin.kind,
-        clientIp: message.origin.clientIp,
-        authUser: message.origin.authUser,
-      },
-      recipients: message.recipients.map((r) => ({
-        address: r.address,
-        status: r.status,
-        attempts: r.attempts,
-        nextAttemptAt:
-          r.status === 'queued' || r.status === 'deferred'
-            ? new Date(r.nextAttemptAt).toISOString()
-            : undefined,
-        lastResponse: r.lastReply,
-        lastErrorCode: r.lastErrorCode,
-        route: r.route,
-        updatedAt: new Date(r.updatedAt).toISOString(),
-      })),
-    };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/messages/:id',
+    { schema: { params: messageIdParams } },
+    async (request, reply) => {
+      const { id } = request.params;
+      const [message, attempts] = await Promise.all([deps.spool.getMessage(id), deps.spool.attempts(id)]);
+      if (!message) return sendProblem(reply, { status: 404, detail: `id: no message ${id}` });
+      return messageDetailView(message, attempts, (input) => classify(input, deps.classificationRules));
+    },
+  );
 }
