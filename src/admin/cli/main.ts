@@ -16,6 +16,7 @@ import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
 import { startCommand } from './commands/start.ts';
+import { suppressCommand } from './commands/suppress.ts';
 import { type CliIo, EXIT, processIo } from './io.ts';
 import { mxpressVersion } from './version.ts';
 
@@ -24,6 +25,7 @@ const COMMANDS: readonly Command[] = [
   configCheckCommand,
   hashPasswordCommand,
   dkimKeygenCommand,
+  suppressCommand,
   explainCommand,
 ];
 
