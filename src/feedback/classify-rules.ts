@@ -33,9 +33,11 @@ export interface BuiltinRule {
   readonly enhanced?: string;
   readonly code?: string;
   readonly errorCodes?: readonly string[];
+  /** What a rule with an error code needs besides it, in words (for docs/errors-faq.md). */
+  readonly note?: string;
 }
 
-type Matchers = Pick<BuiltinRule, 'text' | 'enhanced' | 'code' | 'errorCodes'>;
+type Matchers = Pick<BuiltinRule, 'text' | 'enhanced' | 'code' | 'errorCodes' | 'note'>;
 
 function rule(id: string, category: string, severity: Severity, matchers: Matchers): BuiltinRule {
   return Object.freeze({ id, category, severity, ...matchers });
@@ -64,6 +66,7 @@ const CERT_CODES = [
 const LOCAL_FACTS: readonly BuiltinRule[] = [
   rule('local:tls-certificate', 'certificate-error', 'soft', {
     errorCodes: ['TLS_FAILED'],
+    note: 'when the error names the certificate',
     text: /certificate|self[- ]signed|altnames?\b|unable to (verify|get (local )?issuer)/i,
   }),
   rule('local:certificate', 'certificate-error', 'soft', { errorCodes: CERT_CODES }),
@@ -238,6 +241,7 @@ const SESSION: readonly BuiltinRule[] = [
   rule('local:greeting-deferred', 'server-unavailable', 'soft', {
     errorCodes: ['GREETING_REJECTED'],
     code: '4',
+    note: 'with a 4xx greeting',
   }),
   // Refused before any mail was named: the refusal is about the connecting IP.
   rule('local:greeting-refused', 'reputation-or-blocklist', 'soft', { errorCodes: ['GREETING_REJECTED'] }),

@@ -230,7 +230,7 @@ export const CATEGORIES: readonly CategoryInfo[] = Object.freeze([
     'Rate limited: you are sending too fast',
     'The receiving server (or your relay) limits how many messages or connections it takes from one sender in a ' +
       'period, and you went over that limit.',
-    'mxpress retries later. Send more slowly to this provider: lower `maxConnections` or set `messagesPerMinute` ' +
+    'Nothing is lost: mxpress retries later. Send more slowly to this provider: lower `maxConnections` or set `messagesPerMinute` ' +
       'in a `delivery.shaping` rule for its domain or MX hosts. A sudden rate limit can also mean complaints ' +
       'about your mail.',
     [
