@@ -102,7 +102,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ['DATA->250 p50/p90/p99/max', pct(l.dataTo250Ms)],
         [
           '250->delivered p50/p90/p99/max',
-          `${pct(l.acceptToDeliveredMs)} (${l.acceptToDeliveredMs.count} of ${l.sampled} sampled${l.undelivered ? `, ${l.undelivered} not delivered` : ''})`,
+          `${pct(l.acceptToDeliveredMs)} (${l.acceptToDeliveredMs.count} of ${l.sampled} by ${l.deliveryTiming}${l.undelivered ? `, ${l.undelivered} not delivered` : ''})`,
         ],
         ['mxpress', cpu(l.mxpress)],
         ['machine', machine(l.machine)],
@@ -113,9 +113,15 @@ export function formatTable(results: Results, sinkKind: string): string {
     parts.push(
       section(`queue-scale (${q.backlog} deferred messages)`, [
         ['fill', `${q.fill.acceptedPerSecond} msgs/s accepted, deferred in ${q.fill.settledSeconds} s`],
-        ['RSS with backlog', `${q.rssWithBacklogMiB} MiB (peak ${q.peakRssMiB} MiB)`],
+        [
+          'RSS with backlog',
+          `${q.rssWithBacklogMiB} MiB (peak ${q.peakRssMiB} MiB), spool ${q.spoolMiB} MiB on disk`,
+        ],
         ['graceful stop', `${q.stopSeconds} s`],
-        ['restart to SMTP 220', `${q.restartSeconds} s (RSS after ${q.rssAfterRestartMiB} MiB)`],
+        [
+          'restart to SMTP 220',
+          `${q.restartSeconds} s (RSS then ${q.rssAfterRestartMiB} MiB; ${q.deferredAfterRestart} still deferred)`,
+        ],
         [
           'healthy beside backlog',
           `${q.healthy.acceptedPerSecond} msgs/s accepted, ${q.healthy.deliveredPerSecond} msgs/s delivered (${q.healthy.delivered}/${q.healthy.accepted})`,

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeliveryProber, getStats, type StatsFigures } from './api.ts';
 import type { Children } from './children.ts';
+import { DeliveredStream } from './event-stream.ts';
 import { mib, type Percentiles, percentiles, rate, round } from './figures.ts';
 import type { BenchOptions } from './options.ts';
 import type { ProcSampler } from './proc-sampler.ts';
@@ -81,6 +82,8 @@ export interface LatencyResult {
   readonly failed: number;
   readonly dataTo250Ms: Percentiles;
   readonly acceptToDeliveredMs: Percentiles;
+  /** How 250 -> delivered was timed: the SSE stream (every message) or polling sampled ids. */
+  readonly deliveryTiming: 'live events, every message' | 'polling a sample';
   readonly sampled: number;
   readonly undelivered: number;
   readonly pollRequests: number;
@@ -252,6 +255,9 @@ export async function e2eScenario(ctx: BenchContext): Promise<E2eResult> {
   });
 }
 
+/** Hard cap on the latency run's messages, whatever rate and length were asked for. */
+const MAX_LATENCY_MESSAGES = 1_000_000;
+
 /** Unthrottled short run to find the peak rate when no earlier scenario measured it. */
 async function calibrate(ctx: BenchContext, server: ServerProcess): Promise<number> {
   const load = await runLoad({ ...baseLoad(ctx, server), count: ctx.options.count, durationMs: 5000 });
@@ -267,8 +273,10 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
     }
     const target = Math.max(1, Math.round(ctx.options.latencyRate ?? peak / 2));
     const seconds = ctx.options.latencySeconds;
-    const expected = Math.min(ctx.options.count * 10, Math.ceil(target * seconds));
+    const expected = Math.min(MAX_LATENCY_MESSAGES, Math.ceil(target * seconds));
     const every = Math.max(1, Math.floor(expected / ctx.options.latencySamples));
+    // Every message through the live event stream when the server has one; else poll a sample.
+    const stream = await DeliveredStream.open(server.httpBase);
     const prober = new DeliveryProber(server.httpBase, { intervalMs: 10 });
     let acceptedCount = 0;
     let sampled = 0;
@@ -279,14 +287,16 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
         durationMs: seconds * 1000,
         ratePerSecond: target,
         onAccepted: (id, wall) => {
-          if (acceptedCount++ % every === 0 && sampled < ctx.options.latencySamples && id !== '') {
+          if (id === '') return;
+          if (stream !== undefined) stream.accepted(id, wall);
+          else if (acceptedCount++ % every === 0 && sampled < ctx.options.latencySamples) {
             sampled += 1;
             prober.add(id, wall);
           }
         },
       }),
     );
-    const probe = await prober.finish(30_000);
+    const probe = await (stream ?? prober).finish(30_000);
     ctx.sampler.sample();
     return {
       targetRate: target,
@@ -296,6 +306,7 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
       failed: load.failed,
       dataTo250Ms: roundPercentiles(percentiles(load.latenciesMs)),
       acceptToDeliveredMs: roundPercentiles(percentiles(probe.latenciesMs)),
+      deliveryTiming: stream !== undefined ? 'live events, every message' : 'polling a sample',
       sampled: probe.sampled,
       undelivered: probe.undelivered,
       pollRequests: probe.requests,

@@ -1,0 +1,122 @@
+/**
+ * `npm run bench` as a whole, small: a real run writes a complete report, and
+ * an interrupted run leaves no child process behind.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const RUN = fileURLToPath(new URL('./run.ts', import.meta.url));
+const out = mkdtempSync(join(tmpdir(), 'mxpress-bench-test-'));
+after(() => rmSync(out, { recursive: true, force: true }));
+
+function bench(args: readonly string[]): { child: ChildProcess; stderr: () => string; stdout: () => string } {
+  const child = spawn(process.execPath, [RUN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  let stdout = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  child.stdout?.on('data', (c: Buffer) => {
+    stdout += c.toString();
+  });
+  return { child, stderr: () => stderr, stdout: () => stdout };
+}
+
+async function exitCode(child: ChildProcess, timeoutMs: number): Promise<number | null> {
+  const [code] = (await once(child, 'exit', { signal: AbortSignal.timeout(timeoutMs) })) as [number | null];
+  return code;
+}
+
+/** Pids whose parent is `pid` (from /proc). */
+function childrenOf(pid: number): number[] {
+  const found: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) found.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return found;
+}
+
+test('--help prints the usage; a bad option exits 64', async () => {
+  const help = bench(['--help']);
+  assert.equal(await exitCode(help.child, 20_000), 0);
+  assert.match(help.stdout(), /^Usage: npm run bench/);
+  const bad = bench(['--count', '0']);
+  assert.equal(await exitCode(bad.child, 20_000), 64);
+  assert.match(bad.stderr(), /--count: expected a whole number/);
+});
+
+test('a small run of all three scenarios writes report.json and throughput.svg', async () => {
+  const run = bench([
+    '--count',
+    '300',
+    '--concurrency',
+    '8',
+    '--domains',
+    '4',
+    '--latency-seconds',
+    '2',
+    '--latency-samples',
+    '20',
+    '--out',
+    out,
+    '--max-seconds',
+    '150',
+  ]);
+  assert.equal(await exitCode(run.child, 170_000), 0, run.stderr());
+  const dir = /report: (.*)\/report\.json/.exec(run.stdout())?.[1] ?? '';
+  assert.ok(dir.startsWith(out), run.stdout());
+  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
+  assert.deepEqual(report.errors, {});
+  const { accept, e2e, latency } = report.results;
+  assert.equal(accept.accepted, 300);
+  assert.ok(accept.acceptedPerSecond > 0);
+  assert.ok(accept.commitGroups.groups > 0 && accept.commitGroups.items >= 300);
+  assert.ok(accept.mxpress.peakRssMiB > 10);
+  assert.equal(e2e.delivered, 300);
+  assert.equal(e2e.allDelivered, true);
+  assert.ok(e2e.messagesPerConnection >= 1);
+  // Every message through the live event stream when the server has one, else a polled sample.
+  assert.equal(latency.sampled, latency.deliveryTiming === 'polling a sample' ? 20 : latency.accepted);
+  assert.equal(latency.acceptToDeliveredMs.count + latency.undelivered, latency.sampled);
+  assert.ok(latency.acceptToDeliveredMs.count > 0);
+  assert.ok(latency.targetRate > 0 && latency.achievedRate > 0);
+  const accepted = report.timeline.acceptedPerSecond.reduce((a: number, b: number) => a + b, 0);
+  assert.equal(accepted, 300 + 300 + latency.accepted);
+  assert.match(
+    readFileSync(join(dir, 'throughput.svg'), 'utf8'),
+    /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
+  );
+  assert.match(run.stdout(), /accept \(durable commits\)[\s\S]*e2e[\s\S]*latency/);
+});
+
+test('SIGINT stops the run and every child process it started', async () => {
+  const run = bench(['--scenario', 'e2e', '--count', '200000', '--out', out, '--max-seconds', '120']);
+  const pid = run.child.pid!;
+  // Wait (bounded) until the reaper, DNS, sink and mxpress children all run.
+  const deadline = performance.now() + 30_000;
+  let kids = childrenOf(pid);
+  while (kids.length < 4 && performance.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    kids = childrenOf(pid);
+  }
+  assert.equal(kids.length, 4, `children: ${kids.join(' ')}; ${run.stderr()}`);
+  run.child.kill('SIGINT');
+  assert.equal(await exitCode(run.child, 30_000), 130);
+  const left = kids.filter(
+    (k) => existsSync(`/proc/${k}`) && !readFileSync(`/proc/${k}/stat`, 'latin1').includes(') Z'),
+  );
+  assert.deepEqual(left, []);
+});
