@@ -17,7 +17,9 @@ import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { EventBus } from '../feedback/event-bus.ts';
+import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
+import { classify } from '../feedback/classify.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
@@ -70,6 +72,33 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
   const syncWaiters = new SyncWaiters();
   events.subscribe((event) => syncWaiters.observe(event));
+
+  // Feedback: suppression list, webhook outbox, event log file, metrics (feedback/feedback-services.ts).
+  // Started before delivery so every bounce is seen; stopped after delivery, before the spool.
+  let feedback: FeedbackServices;
+  try {
+    feedback = await startFeedbackServices({
+      config: config.feedback,
+      dataDir: config.dataDir,
+      eventsSince: (after, limit) => spool.eventsSince(after, limit),
+      record: async (stored) => {
+        await spool.update([], stored);
+        events.publish(stored);
+      },
+      subscribe: (listener) => events.subscribe(listener),
+      stats: async () => ({
+        queue: (await spool.stats()).recipientsByStatus,
+        inFlight: delivery.scheduler.inFlight,
+        connections: listeners.reduce((sum, l) => sum + l.connections, 0),
+      }),
+      log,
+      processMetrics: true,
+    });
+  } catch (error) {
+    await spool.close();
+    throw error;
+  }
+
   let report: ReturnType<typeof createReporter> | undefined;
   const sign = loadDkimSigner(config, log);
   const delivery = buildDeliverySide({
@@ -79,6 +108,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     log,
     ...(sign ? { sign } : {}),
     onReport: (r) => report?.(r) ?? Promise.resolve(),
+    classify: (input) => classify(input, config.feedback.classification),
   });
   const acceptor = createAcceptor({
     spool,
@@ -100,6 +130,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     events,
     hostname: config.hostname,
     log,
+    rules: config.feedback.classification,
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
   delivery.scheduler.start();
@@ -148,6 +179,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   } catch (error) {
     for (const l of listeners) await l.close();
     await delivery.stop(0);
+    await feedback.stop();
     await spool.close();
     throw error;
   }
@@ -161,6 +193,9 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     subscribe: (listener) => events.subscribe(listener),
     publish: (stored) => events.publish(stored),
     classificationRules: config.feedback?.classification ?? [],
+    suppression: feedback.suppression,
+    webhooks: feedback.webhooks,
+    metrics: feedback.metrics,
     // A token in the config is either its SHA-256 (64 hex digits) or, discouraged, the token itself.
     tokenHashes: config.http.tokens.map((t) =>
       /^[0-9a-f]{64}$/.test(t) ? t : createHash('sha256').update(t).digest('hex'),
@@ -177,6 +212,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   } catch (error) {
     for (const l of listeners) await l.close();
     await delivery.stop(0);
+    await feedback.stop();
     await spool.close();
     throw error;
   }
@@ -206,6 +242,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
         await api.close();
         await Promise.all(listeners.map((l) => l.drain(10_000)));
         await delivery.stop(10_000);
+        await feedback.stop();
         clearInterval(freeTimer);
         await spool.close();
         log('info', 'stopped', { reason });
