@@ -19,7 +19,6 @@ import type { Spool } from '../contracts/spool.ts';
 import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
-import { classify } from '../feedback/classify.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
@@ -108,7 +107,6 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     log,
     ...(sign ? { sign } : {}),
     onReport: (r) => report?.(r) ?? Promise.resolve(),
-    classify: (input) => classify(input, config.feedback.classification),
   });
   const acceptor = createAcceptor({
     spool,
@@ -130,7 +128,6 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     events,
     hostname: config.hostname,
     log,
-    rules: config.feedback.classification,
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
   delivery.scheduler.start();
