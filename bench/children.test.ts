@@ -6,6 +6,9 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { formatBanner } from '../src/admin/cli/banner.ts';
 import { loadConfig } from '../src/config/load.ts';
@@ -83,15 +86,32 @@ test('Postfix smtp-sink counts deliveries; in defer mode it answers 4xx to RCPT'
   await Promise.all([children.stop(sink.child), children.stop(defer.child)]);
 });
 
-test('the reaper kills the pids it was told about once its parent goes away', async () => {
+test('the reaper kills the pids and removes the dirs it was told about once its parent goes away', async () => {
   const reaper = children.fork('./reaper-child.ts', []);
   await waitMessage(reaper, 'ready', 10_000);
   const victim = spawn('sleep', ['30'], { stdio: 'ignore' });
   await once(victim, 'spawn');
+  const dir = mkdtempSync(join(tmpdir(), 'mxpress-bench-'));
+  const outside = mkdtempSync(join(tmpdir(), 'not-bench-'));
   reaper.send({ watch: victim.pid });
+  reaper.send({ dir });
+  reaper.send({ dir: outside });
+  const reaperExit = once(reaper, 'exit');
   reaper.disconnect();
   const [, signal] = (await once(victim, 'exit')) as [number | null, string | null];
   assert.equal(signal, 'SIGKILL');
+  await reaperExit;
+  assert.equal(existsSync(dir), false);
+  assert.equal(existsSync(outside), true, 'only mxpress-bench-* temp dirs are removed');
+  rmSync(outside, { recursive: true });
+});
+
+test('temp dirs are removed by removeDir', async () => {
+  const dir = await children.tempDir();
+  assert.match(dir, /mxpress-bench-/);
+  assert.ok(existsSync(dir));
+  await children.removeDir(dir);
+  assert.equal(existsSync(dir), false);
 });
 
 test("mxpress's start banner yields the bound SMTP and HTTP ports", async () => {

@@ -5,12 +5,16 @@
  * Every child runs in its own process group (a Ctrl-C reaches only the
  * benchmark, which then stops them in order). A reaper child (reaper-child.ts)
  * is told every pid and SIGKILLs whatever is left if the benchmark dies without
- * cleaning up. `stop` sends a signal and escalates to SIGKILL after a grace
- * period; every wait here has a timeout. Output of children is kept only as a
- * bounded tail for error messages.
+ * cleaning up; it also removes the temp data dirs made with `tempDir`. `stop`
+ * sends a signal and escalates to SIGKILL after a grace period; every wait here
+ * has a timeout. Output of children is kept only as a bounded tail for errors.
  */
 import { type ChildProcess, fork, type SpawnOptions, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { rmSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const TAIL_BYTES = 4096;
@@ -73,6 +77,7 @@ export function waitMessage<T>(child: ChildProcess, type: string, timeoutMs: num
 export class Children {
   #reaper: ChildProcess;
   #live = new Set<ChildProcess>();
+  #dirs = new Set<string>();
 
   private constructor(reaper: ChildProcess) {
     this.#reaper = reaper;
@@ -132,9 +137,25 @@ export class Children {
     await waitExit(child, 5000);
   }
 
-  /** Stops every live child (SIGTERM, then SIGKILL), then lets the reaper go. */
+  /** A fresh temp dir (mxpress-bench-*) that is removed by `removeDir`, `stopAll` or the reaper. */
+  async tempDir(): Promise<string> {
+    const dir = await mkdtemp(join(tmpdir(), 'mxpress-bench-'));
+    this.#dirs.add(dir);
+    if (this.#reaper.connected) this.#reaper.send({ dir });
+    return dir;
+  }
+
+  async removeDir(dir: string): Promise<void> {
+    await rm(dir, { recursive: true, force: true, maxRetries: 3 });
+    this.#dirs.delete(dir);
+    if (this.#reaper.connected) this.#reaper.send({ undir: dir });
+  }
+
+  /** Stops every live child (SIGTERM, then SIGKILL), removes the temp dirs, then lets the reaper go. */
   async stopAll(graceMs = 3000): Promise<void> {
     await Promise.all([...this.#live].map((c) => this.stop(c, 'SIGTERM', graceMs)));
+    for (const dir of this.#dirs) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    this.#dirs.clear();
     if (this.#reaper.connected) this.#reaper.disconnect();
     await waitExit(this.#reaper, 2000);
   }

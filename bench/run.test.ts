@@ -113,10 +113,17 @@ test('SIGINT stops the run and every child process it started', async () => {
     kids = childrenOf(pid);
   }
   assert.equal(kids.length, 4, `children: ${kids.join(' ')}; ${run.stderr()}`);
+  const dataDirs = kids.flatMap((k) => {
+    const argv = readFileSync(`/proc/${k}/cmdline`, 'latin1').split('\0');
+    const at = argv.indexOf('--data-dir');
+    return at >= 0 ? [argv[at + 1]!] : [];
+  });
+  assert.equal(dataDirs.length, 1);
   run.child.kill('SIGINT');
   assert.equal(await exitCode(run.child, 30_000), 130);
   const left = kids.filter(
     (k) => existsSync(`/proc/${k}`) && !readFileSync(`/proc/${k}/stat`, 'latin1').includes(') Z'),
   );
   assert.deepEqual(left, []);
+  assert.equal(existsSync(dataDirs[0]!), false, 'the data dir is removed');
 });

@@ -98,11 +98,15 @@ async function main(): Promise<number> {
     cleaning ??= children.stopAll();
     return cleaning;
   };
+  let bailing = false;
   const bail = (why: string, code: number) => (): void => {
+    // A terminal's Ctrl-C may arrive twice (here and through npm): the first one wins.
+    if (bailing) return;
+    bailing = true;
     log(`bench: ${why}; stopping the child processes`);
     cleanup().finally(() => process.exit(code));
   };
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, bail(signal, 130));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, bail(signal, 130));
   setTimeout(bail(`hard time cap of ${opts.maxSeconds} s reached`, 2), opts.maxSeconds * 1000).unref();
 
   const sampler = new ProcSampler(250);
@@ -135,10 +139,14 @@ async function main(): Promise<number> {
         await runScenario(ctx, scenario, results);
         log(`bench: ${scenario} done in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
       } catch (error) {
+        if (bailing) break;
         errors[scenario] = error instanceof Error ? error.message : String(error);
         log(`bench: ${scenario} FAILED: ${errors[scenario]}`);
       }
+      if (bailing) break;
     }
+    // Interrupted: the children are being stopped; no report from a half-done run.
+    if (bailing) return 130;
     sampler.sample();
     const seconds = Math.ceil((performance.now() - origin) / 1000);
     const timeline: Timeline = {

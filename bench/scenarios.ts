@@ -7,9 +7,6 @@
  * API cannot be read; refused messages are counted in the result instead.
  * Everything goes to 127.0.0.x.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { DeliveryProber, getStats, type StatsFigures } from './api.ts';
 import type { Children } from './children.ts';
 import { DeliveredStream } from './event-stream.ts';
@@ -135,7 +132,7 @@ export async function withServer<T>(
   extra: Partial<ServerOptions>,
   fn: (server: ServerProcess, dataDir: string) => Promise<T>,
 ): Promise<T> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'mxpress-bench-'));
+  const dataDir = await ctx.children.tempDir();
   try {
     const server = await startServer(ctx.children, {
       dataDir,
@@ -153,7 +150,7 @@ export async function withServer<T>(
       await server.kill();
     }
   } finally {
-    await rm(dataDir, { recursive: true, force: true });
+    await ctx.children.removeDir(dataDir);
   }
 }
 
