@@ -14,8 +14,9 @@
  * permanent failures and expiries then produce one RFC 3464 report per message.
  */
 import type { EnvelopeInput } from '../contracts/envelope.ts';
-import type { EventSink, LifecycleEvent } from '../contracts/events.ts';
+import type { Classification, EventSink, LifecycleEvent } from '../contracts/events.ts';
 import type { ClaimedRecipient, RecipientUpdate, Spool, StoredRecipient } from '../contracts/spool.ts';
+import type { SmtpReply } from '../contracts/status.ts';
 import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
 import { type DeliveryReport, failuresDue, noticesDue, type Settled } from './reports.ts';
 import { nextRetry, type RetryPolicy } from './retry-policy.ts';
@@ -31,6 +32,8 @@ export interface SchedulerDeps {
   readonly owner: string;
   readonly policy: RetryPolicy;
   readonly events: EventSink;
+  /** Hard/soft and category of a failure, stored with bounced and deferred events. */
+  readonly classify?: (input: { reply?: SmtpReply; errorCode?: string }) => Classification;
   /** Called after outcomes were stored, with the notifications due (failures, delays, successes). Must not throw. */
   readonly onReport?: (report: DeliveryReport) => Promise<void>;
   readonly now: () => number;
@@ -228,6 +231,7 @@ export class Scheduler {
         settled.push({ outcome, status: 'delivered', attemptsBefore });
         continue;
       }
+      const classification = this.#classify(outcome);
       if (outcome.kind === 'failed') {
         updates.push({ ...common, status: 'bounced' });
         events.push({
@@ -236,6 +240,7 @@ export class Scheduler {
           recipient: outcome.address,
           reply: outcome.reply,
           ...(outcome.attempt ? { attempt: outcome.attempt } : {}),
+          ...(classification ? { classification } : {}),
         });
         settled.push({ outcome, status: 'bounced', attemptsBefore });
         continue;
@@ -260,7 +265,14 @@ export class Scheduler {
         ...(outcome.scope !== 'none' ? { scope: outcome.scope } : {}),
       };
       updates.push({ ...common, attempt, status: 'deferred', nextAttemptAt: at });
-      events.push({ ...base, type: 'deferred', recipient: outcome.address, nextAttemptAt: at, attempt });
+      events.push({
+        ...base,
+        type: 'deferred',
+        recipient: outcome.address,
+        nextAttemptAt: at,
+        attempt,
+        ...(classification ? { classification } : {}),
+      });
       settled.push({ outcome: { ...outcome, attempt }, status: 'deferred', attemptsBefore });
     }
 
@@ -302,6 +314,15 @@ export class Scheduler {
         });
       }
     }
+  }
+
+  #classify(outcome: RecipientOutcome): Classification | undefined {
+    if (outcome.kind === 'delivered' || !this.#deps.classify) return undefined;
+    const { severity, category } = this.#deps.classify({
+      reply: outcome.reply,
+      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+    });
+    return { severity, category };
   }
 
   #wakeAt(at: number): void {

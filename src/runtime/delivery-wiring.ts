@@ -18,7 +18,7 @@ import { DEFAULT_SHAPING } from '../delivery/router.ts';
 import { openSmtpConnection } from '../delivery/smtp-client/index.ts';
 import type { OutboundTransaction } from '../delivery/smtp-client/types.ts';
 import type { DeliveryReport } from '../queue/reports.ts';
-import { Scheduler } from '../queue/scheduler.ts';
+import { Scheduler, type SchedulerDeps } from '../queue/scheduler.ts';
 
 export interface DeliverySide {
   readonly scheduler: Scheduler;
@@ -32,6 +32,7 @@ export interface DeliveryWiringDeps {
   readonly spool: Spool;
   readonly events: EventSink;
   readonly onReport?: (report: DeliveryReport) => Promise<void>;
+  readonly classify?: SchedulerDeps['classify'];
   /** Optional signer applied to the body before sending (DKIM). */
   readonly sign?: (body: Uint8Array, job: DeliveryJob) => Promise<Uint8Array>;
   readonly log: (
@@ -71,11 +72,11 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     resolver,
     localHostname: config.hostname,
     mxPort: delivery.mxPort,
-    ipv6: delivery.ipv6 ?? true,
-    shaping: [...(delivery.shaping ?? []), DEFAULT_SHAPING],
-    routes: delivery.routes ?? [],
+    ipv6: delivery.ipv6,
+    shaping: [...delivery.shaping, DEFAULT_SHAPING],
+    routes: delivery.routes,
     ...(delivery.timeouts ? { timeouts: delivery.timeouts } : {}),
-    idleConnectionMs: delivery.idleConnectionMs ?? 10_000,
+    idleConnectionMs: delivery.idleConnectionMs,
     connect: openSmtpConnection,
     loadTransaction,
     now,
@@ -89,6 +90,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     policy: { intervalsMs: delivery.retryIntervalsMs, maxQueueTimeMs: delivery.maxQueueTimeMs },
     events: deps.events,
     ...(deps.onReport ? { onReport: deps.onReport } : {}),
+    ...(deps.classify ? { classify: deps.classify } : {}),
     now,
     log: deps.log,
   });

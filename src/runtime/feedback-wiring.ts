@@ -8,12 +8,13 @@
  * expiry after refused connections) are explained in words instead.
  */
 import { readFileSync } from 'node:fs';
-import type { Config } from '../config/types.ts';
+import type { ClassificationRule, Config } from '../config/types.ts';
 import type { DsnSentEvent, EventSink } from '../contracts/events.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { createDkimSigner, type DkimSigner } from '../delivery/dkim.ts';
 import type { DeliveryJob } from '../delivery/job.ts';
 import { createBouncer, notifyWants } from '../feedback/bounces.ts';
+import { classify } from '../feedback/classify.ts';
 import type { Acceptor } from '../ingress/accept.ts';
 import type { DeliveryReport } from '../queue/reports.ts';
 
@@ -22,6 +23,8 @@ export interface FailureReporterDeps {
   readonly spool: Spool;
   readonly events: EventSink;
   readonly hostname: string;
+  /** Classification overrides from the config. */
+  readonly rules?: readonly ClassificationRule[];
   /** Resolves true when the client already got the refusal in its SMTP reply (sync delivery). */
   readonly refusalDelivered?: (messageId: string) => Promise<boolean> | undefined;
   readonly log: (
@@ -54,6 +57,22 @@ export function createReporter(deps: FailureReporterDeps): (report: DeliveryRepo
           r.action === 'relayed' ? '2.0.0' : r.reply && r.reply.code >= 500 ? '5.0.0' : '4.0.0';
         const status = r.reply?.enhanced ?? fallback;
         const words = r.reply?.text ?? 'no reply recorded';
+        const verdict =
+          r.action === 'relayed'
+            ? undefined
+            : classify(
+                {
+                  ...(r.reply ? { reply: r.reply } : {}),
+                  ...(r.attempt?.errorCode ? { errorCode: r.attempt.errorCode } : {}),
+                },
+                deps.rules,
+              );
+        const advice = verdict ? `${verdict.explanation.title}. ${verdict.explanation.action}` : undefined;
+        const lead = remote
+          ? undefined
+          : r.expired
+            ? `Gave up after the queue lifetime; last problem: ${words}`
+            : words;
         return {
           index: r.index,
           action: r.action,
@@ -64,11 +83,7 @@ export function createReporter(deps: FailureReporterDeps): (report: DeliveryRepo
           ...(r.action === 'delayed' && report.willRetryUntil
             ? { willRetryUntil: report.willRetryUntil }
             : {}),
-          ...(remote
-            ? {}
-            : {
-                explanation: r.expired ? `Gave up after the queue lifetime; last problem: ${words}` : words,
-              }),
+          explanation: [lead, advice].filter((part) => part !== undefined).join(' '),
         };
       });
       const id = await bouncer.report({

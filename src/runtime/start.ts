@@ -16,8 +16,10 @@ import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
 import type { Spool } from '../contracts/spool.ts';
+import { classify } from '../feedback/classify.ts';
 import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
+import { refusalFor } from '../feedback/suppression.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
@@ -107,6 +109,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     log,
     ...(sign ? { sign } : {}),
     onReport: (r) => report?.(r) ?? Promise.resolve(),
+    classify: (input) => classify(input, config.feedback.classification),
   });
   const acceptor = createAcceptor({
     spool,
@@ -128,6 +131,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     events,
     hostname: config.hostname,
     log,
+    rules: config.feedback.classification,
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
   delivery.scheduler.start();
@@ -166,6 +170,11 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           },
           freeBytes: () => free,
           log,
+          refuseRecipient: (address) => {
+            const entry = feedback.suppression.check(address);
+            return entry ? refusalFor(entry) : undefined;
+          },
+          observeAcceptLatency: (ms) => feedback.metrics.observeAcceptLatency(ms),
           sync: {
             outcome: (id, budgetMs) => syncWaiters.outcome(id, budgetMs),
             answered: (id, refusal) => syncWaiters.answered(id, refusal),

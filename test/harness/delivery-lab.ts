@@ -35,6 +35,7 @@ export interface DeliveryLab {
     dump: SmtpSink;
     relay: SmtpSink;
     seven: SmtpSink;
+    nodsn: SmtpSink;
   };
   readonly server: TestServer;
   readonly events: LifecycleEvent[];

@@ -148,8 +148,11 @@ function rcpt(s: SmtpSession, args: string): void {
     s.env.log('info', 'relay denied', { client: s.remoteAddress, rcptDomain: to.forwardPath.domain });
     return s.clientError(554, '5.7.1', relay.reason);
   }
+  const address = formatMailbox(to.forwardPath);
+  const refusal = s.env.refuseRecipient?.(address);
+  if (refusal) return s.reply(refusal.code, refusal.enhanced, refusal.text);
   tx.recipients.push({
-    address: formatMailbox(to.forwardPath),
+    address,
     ...(to.notify !== undefined ? { notify: to.notify } : {}),
     ...(to.orcpt !== undefined ? { orcpt: to.orcpt } : {}),
   });
@@ -273,6 +276,7 @@ function commit(s: SmtpSession, content: Buffer[]): void {
   };
   void s.runBusy(async () => {
     let accepted: AcceptedMessage;
+    const started = performance.now();
     try {
       accepted = await s.env.acceptor.accept({
         envelope,
@@ -288,6 +292,7 @@ function commit(s: SmtpSession, content: Buffer[]): void {
       });
       return s.reply(mx.smtpCode, mx.enhancedCode, mx.message);
     }
+    s.env.observeAcceptLatency?.(performance.now() - started);
     const sync = s.env.listener.deliveryMode === 'sync' ? s.env.sync : undefined;
     if (!sync) return s.reply(250, '2.0.0', `Ok: queued as ${accepted.id}`);
     // The message is durable from here on: whatever happens, the client hears 250 or the remote's refusal.

@@ -30,6 +30,12 @@ export interface SessionEnv {
   /** Bytes the spool can still take (last reading, refreshed by the runtime); MAIL is refused with 452 4.3.1 when a message would not fit. */
   freeBytes(): number;
   log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+  /** A refusal for a recipient on the suppression list (550 with the reason), or undefined. */
+  refuseRecipient?(
+    address: string,
+  ): { readonly code: number; readonly enhanced: string; readonly text: string } | undefined;
+  /** Time from the end of the data to the durable commit, for metrics. */
+  observeAcceptLatency?(ms: number): void;
   /** Sync delivery (listeners with `deliveryMode: sync`): first verdicts, and telling whether the refusal went out in the reply. */
   readonly sync?: {
     outcome(messageId: string, budgetMs: number): Promise<SyncOutcome>;
