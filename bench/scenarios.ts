@@ -64,6 +64,8 @@ export interface E2eResult extends AcceptResult {
   readonly e2eSeconds: number;
   readonly deliveredPerSecond: number;
   readonly deliveryConnections: number;
+  /** Destinations mxpress keeps (one per distinct MX host set: here one per domain). */
+  readonly destinations: number;
   readonly messagesPerConnection: number;
   /** Messages per connection seen by the sink: JS sink only (smtp-sink counts only ended sessions). */
   readonly sinkMessagesPerSession?: number;
@@ -240,6 +242,7 @@ export async function e2eScenario(ctx: BenchContext): Promise<E2eResult> {
       e2eSeconds: round((end - load.startedAt) / 1000, 2),
       deliveredPerSecond: round(rate(delivered, end - load.startedAt)),
       deliveryConnections: connections,
+      destinations: after.delivery.destinations,
       messagesPerConnection: connections > 0 ? round(sent / connections, 2) : 0,
       ...(ctx.sink.kind === 'harness JS sink' && sessions > 0
         ? { sinkMessagesPerSession: round(delivered / sessions, 2) }
