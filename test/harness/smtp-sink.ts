@@ -111,7 +111,7 @@ export async function startSmtpSink(
     },
   };
 
-  const server = createServer((socket) => {
+  const server = createServer({ noDelay: true }, (socket) => {
     connections++;
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
