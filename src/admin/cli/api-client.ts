@@ -66,8 +66,12 @@ export class SseParser {
   #event = '';
   #data: string[] = [];
   #id: string | undefined;
+  #afterCr = false;
 
   push(text: string): SseMessage[] {
+    // A CR that ended the previous piece may have been the first half of a CRLF.
+    if (this.#afterCr && text.startsWith('\n')) text = text.slice(1);
+    if (text !== '') this.#afterCr = false;
     this.#buffer += text;
     if (this.#buffer.length > MAX_LINE && !/[\r\n]/.test(this.#buffer)) {
       throw new Error('event stream line too long');
@@ -75,10 +79,10 @@ export class SseParser {
     const out: SseMessage[] = [];
     for (;;) {
       const match = /\r\n|\r|\n/.exec(this.#buffer);
-      // A CR at the very end may be the first half of CRLF: wait for more.
-      if (!match || (match[0] === '\r' && match.index === this.#buffer.length - 1)) break;
+      if (!match) break;
       const line = this.#buffer.slice(0, match.index);
       this.#buffer = this.#buffer.slice(match.index + match[0].length);
+      if (match[0] === '\r' && this.#buffer === '') this.#afterCr = true;
       const message = this.#line(line);
       if (message) out.push(message);
     }

@@ -103,6 +103,8 @@ export interface SseReader {
   next(count: number, timeoutMs?: number): Promise<SseMessage[]>;
   /** Raw text received so far (comments included). */
   readonly raw: () => string;
+  /** Waits until the raw text matches `pattern`. */
+  waitRaw(pattern: RegExp, timeoutMs?: number): Promise<void>;
   /** Resolves when the server ends the response. */
   readonly ended: Promise<void>;
   close(): void;
@@ -141,22 +143,37 @@ export async function openSse(url: string, headers: Record<string, string> = {})
   void ended.then(() => {
     done = true;
   });
+  /** Waits for more data until `ready()` holds; throws with `what` on end or timeout. */
+  const until = async (ready: () => boolean, timeoutMs: number, what: () => string): Promise<void> => {
+    const deadline = Date.now() + timeoutMs;
+    while (!ready()) {
+      if (done) throw new Error(`stream ended: ${what()}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out: ${what()}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  };
   return {
     async next(count, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (queue.length < count) {
-        if (done) throw new Error(`stream ended after ${queue.length} of ${count} events`);
-        const left = deadline - Date.now();
-        if (left <= 0) throw new Error(`timed out with ${queue.length} of ${count} events`);
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, left);
-          wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
-      }
+      await until(
+        () => queue.length >= count,
+        timeoutMs,
+        () => `${queue.length} of ${count} events`,
+      );
       return queue.splice(0, count);
+    },
+    async waitRaw(pattern, timeoutMs = 10_000) {
+      await until(
+        () => pattern.test(raw),
+        timeoutMs,
+        () => `no ${pattern} in ${raw.length} characters`,
+      );
     },
     raw: () => raw,
     ended,
