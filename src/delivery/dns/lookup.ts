@@ -36,6 +36,12 @@ export interface LookupOptions {
 
 const MAX_CNAME_HOPS = 8;
 const MAX_POSITIVE_TTL = 86_400;
+/**
+ * Answers are kept at least this long (seconds), as caching resolvers commonly do:
+ * zones served with TTL 0 (dnsmasq's default for local records) would otherwise cost
+ * a query per message. Short enough that a changed MX is seen within seconds.
+ */
+const MIN_POSITIVE_TTL = 5;
 const MAX_NEGATIVE_TTL = 3_600;
 const TEMPORARY_TTL = 5;
 const TRIES_PER_SERVER = 2;
@@ -113,7 +119,11 @@ export class DnsLookup {
     const meaning = interpret(reply.message, name, type);
     switch (meaning.kind) {
       case 'answer':
-        return { kind: 'answer', records: meaning.records, ttl: Math.min(meaning.ttl, MAX_POSITIVE_TTL) };
+        return {
+          kind: 'answer',
+          records: meaning.records,
+          ttl: Math.max(MIN_POSITIVE_TTL, Math.min(meaning.ttl, MAX_POSITIVE_TTL)),
+        };
       case 'nodata':
       case 'nxdomain':
         return { kind: meaning.kind, ttl: meaning.ttl };

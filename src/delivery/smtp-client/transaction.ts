@@ -71,22 +71,16 @@ export async function runTransaction(
     };
   }
   const { transport, timeouts } = ctx;
-  if (ctx.resetFirst) {
-    await transport.sendCommands(['RSET'], 'rset', timeouts.mailMs);
-    const reply = await transport.readReply('rset', timeouts.mailMs);
-    if (!accepted('rset', reply)) {
-      throw new SmtpClientError({
-        code: 'REJECTED',
-        phase: 'rset',
-        message: `RSET refused: ${describeReply(reply)}`,
-        reply,
-      });
-    }
-  }
-
   const mailLine = mailCommand(tx, ctx.extensions);
   const rcptLines = tx.recipients.map((r) => rcptCommand(r, ctx.extensions));
   const pipelining = ctx.extensions.has('PIPELINING');
+  // With PIPELINING, RSET travels in the same write as MAIL, RCPT and DATA (RFC 2920
+  // allows it anywhere in a group): one packet and one round trip per message.
+  const resetInGroup = ctx.resetFirst && pipelining;
+  if (ctx.resetFirst && !pipelining) {
+    await transport.sendCommands(['RSET'], 'rset', timeouts.mailMs);
+    checkReset(await transport.readReply('rset', timeouts.mailMs));
+  }
   let broken = false;
   const note = (reply: SmtpReply): SmtpReply => {
     if (reply.code === 421) broken = true; // the server is closing the session
@@ -95,11 +89,19 @@ export async function runTransaction(
 
   // MAIL (and with PIPELINING, everything up to DATA in the same write).
   await transport.sendCommands(
-    pipelining ? [mailLine, ...rcptLines, 'DATA'] : [mailLine],
+    pipelining ? [...(resetInGroup ? ['RSET'] : []), mailLine, ...rcptLines, 'DATA'] : [mailLine],
     'mail',
     timeouts.mailMs,
   );
   ctx.onMailSent();
+  if (resetInGroup) {
+    const reset = await transport.readReply('rset', timeouts.mailMs);
+    if (Math.floor(reset.code / 100) !== 2) {
+      // The rest of the group is already on its way to a server in an unknown state.
+      transport.destroy();
+    }
+    checkReset(reset);
+  }
   const mail = note(await transport.readReply('mail', timeouts.mailMs));
   const mailOk = accepted('mail', mail);
 
@@ -158,12 +160,25 @@ export async function runTransaction(
   // The final reply is expected from now on, so an early reply (say 552 mid-body) is kept, not an error.
   transport.expectReply();
   const stuffer = new DotStuffer();
-  for (let offset = 0; offset < tx.body.length; offset += WRITE_SLICE) {
+  let offset = 0;
+  for (; offset + WRITE_SLICE < tx.body.length; offset += WRITE_SLICE) {
     const slice = tx.body.subarray(offset, offset + WRITE_SLICE);
     await transport.writeData(stuffer.push(slice), 'data', timeouts.dataBlockMs);
   }
-  await transport.writeData(stuffer.end(), 'data', timeouts.dataBlockMs);
+  // The last slice and the final dot go out in one write.
+  const tail = stuffer.push(tx.body.subarray(offset));
+  await transport.writeData(Buffer.concat([tail, stuffer.end()]), 'data', timeouts.dataBlockMs);
   const final = note(await transport.readReply('data-term', timeouts.dataTermMs));
   accepted('data-term', final);
   return result(final);
+}
+
+function checkReset(reply: SmtpReply): void {
+  if (accepted('rset', reply)) return;
+  throw new SmtpClientError({
+    code: 'REJECTED',
+    phase: 'rset',
+    message: `RSET refused: ${describeReply(reply)}`,
+    reply,
+  });
 }
