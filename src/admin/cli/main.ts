@@ -15,8 +15,11 @@ import { dkimKeygenCommand } from './commands/dkim.ts';
 import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
+import { queueCommand } from './commands/queue.ts';
 import { startCommand } from './commands/start.ts';
+import { statusCommand } from './commands/status.ts';
 import { suppressCommand } from './commands/suppress.ts';
+import { tailCommand } from './commands/tail.ts';
 import { type CliIo, EXIT, processIo } from './io.ts';
 import { mxpressVersion } from './version.ts';
 
@@ -27,6 +30,9 @@ const COMMANDS: readonly Command[] = [
   dkimKeygenCommand,
   suppressCommand,
   explainCommand,
+  statusCommand,
+  tailCommand,
+  queueCommand,
 ];
 
 function wantsHelp(args: readonly string[]): boolean {
