@@ -193,6 +193,10 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   const api = buildHttpApi({
     spool,
     acceptor,
+    refuseRecipient: (address) => {
+      const entry = feedback.suppression.check(address);
+      return entry ? refusalFor(entry) : undefined;
+    },
     limits: config.smtp.limits,
     freeBytes: () => free,
     pokeQueue: () => delivery.scheduler.poke(),

@@ -277,7 +277,23 @@ export const messageList = {
 export const injectAccepted = {
   type: 'object',
   required: ['id', 'recipients'],
-  properties: { id: { type: 'string' }, recipients: { type: 'array', items: { type: 'string' } } },
+  properties: {
+    id: { type: 'string' },
+    recipients: { type: 'array', items: { type: 'string' }, description: 'Recipients queued' },
+    refused: {
+      type: 'array',
+      description: 'Recipients refused as SMTP would at RCPT (suppression list); absent when none',
+      items: {
+        type: 'object',
+        properties: {
+          address: { type: 'string' },
+          code: { type: 'integer' },
+          enhanced: { type: 'string' },
+          text: { type: 'string' },
+        },
+      },
+    },
+  },
 } as const;
 
 export const actionResult = {

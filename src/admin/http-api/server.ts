@@ -40,6 +40,13 @@ export interface ApiDeps {
   readonly acceptor?: Acceptor;
   /** Limits injected mail obeys, as SMTP's (size, recipients, line and header length, free disk). */
   readonly limits?: SmtpLimits;
+  /**
+   * The RCPT-time policy SMTP applies (the suppression list): a refusal for an
+   * address, or undefined. Injection drops refused recipients as SMTP would.
+   */
+  readonly refuseRecipient?: (
+    address: string,
+  ) => { readonly code: number; readonly enhanced: string; readonly text: string } | undefined;
   /** Bytes free where the spool writes (a cached figure; SMTP uses the same). */
   readonly freeBytes?: () => number;
   /** Wakes the queue after `retry`/`release` so due recipients go out now. */

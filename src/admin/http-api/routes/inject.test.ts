@@ -226,6 +226,42 @@ describe('raw injection (message/rfc822)', () => {
   });
 });
 
+describe('recipient policy', () => {
+  it('drops recipients the SMTP policy refuses (suppression) and reports them; 422 when none is left', async () => {
+    const refusal = { code: 550, enhanced: '5.1.1', text: 'Recipient suppressed' };
+    const strict = await startTestApi({
+      extra: { refuseRecipient: (address) => (address.startsWith('blocked') ? refusal : undefined) },
+    });
+    try {
+      const target = `${strict.base}/api/v1/messages`;
+      const partial = await request(target, {
+        json: valid({ to: ['blocked@example.test', 'ok@example.test'] }),
+      });
+      assert.equal(partial.status, 202, JSON.stringify(partial.body));
+      assert.deepEqual(partial.body.recipients, ['ok@example.test']);
+      assert.deepEqual(partial.body.refused, [{ address: 'blocked@example.test', ...refusal }]);
+      const stored = await strict.spool.getMessage(String(partial.body.id));
+      assert.deepEqual(
+        stored?.recipients.map((r) => r.address),
+        ['ok@example.test'],
+      );
+      const none = await request(`${target}?from=a@example.test&to=blocked@example.test`, {
+        body: 'Subject: x\r\n\r\nx\r\n',
+        headers: { 'content-type': 'message/rfc822' },
+      });
+      assert.equal(none.status, 422);
+      assert.equal(none.body.code, 'RECIPIENTS_REFUSED');
+      assert.match(
+        String(none.body.detail),
+        /^to: every recipient was refused \(blocked@example\.test: 550 5\.1\.1/,
+      );
+      assert.equal((await strict.spool.stats()).messages, 1);
+    } finally {
+      await strict.close();
+    }
+  });
+});
+
 describe('injection when the server cannot take mail', () => {
   it('503 with Retry-After when the spool disk is short, and without an acceptor', async () => {
     const full = await startTestApi({ extra: { freeBytes: () => 1000 } });

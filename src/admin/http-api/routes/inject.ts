@@ -1,7 +1,8 @@
 /**
  * `POST /api/v1/messages`: message injection, through the same commit path and
  * limits as SMTP (ingress/accept.ts), answered `202 { id, recipients }` only after
- * the spool has synced the message.
+ * the spool has synced the message. Recipients the SMTP policy would refuse at
+ * RCPT (suppression list) are dropped and listed under `refused`.
  *
  * Two forms: JSON (`application/json`, inject/json-input.ts builds the MIME
  * message) and raw (`message/rfc822` with `?from=&to=`, inject/raw-input.ts).
@@ -68,7 +69,22 @@ export function registerInject(app: FastifyInstance, deps: ApiDeps, limits: Smtp
       }
       if (!result.ok)
         return sendProblem(reply, { status: result.status, detail: `${result.field}: ${result.detail}` });
-      const injection: Injection = result.value;
+      // The suppression list, as at RCPT: refused recipients are dropped and reported.
+      const refused: { address: string; code: number; enhanced: string; text: string }[] = [];
+      const recipients = result.value.envelope.recipients.filter((r) => {
+        const refusal = deps.refuseRecipient?.(r.address);
+        if (refusal) refused.push({ address: r.address, ...refusal });
+        return refusal === undefined;
+      });
+      if (recipients.length === 0) {
+        const first = refused[0]!;
+        return sendProblem(reply, {
+          status: 422,
+          code: 'RECIPIENTS_REFUSED',
+          detail: `to: every recipient was refused (${first.address}: ${first.code} ${first.enhanced} ${first.text})`,
+        });
+      }
+      const injection: Injection = { ...result.value, envelope: { ...result.value.envelope, recipients } };
       const free = deps.freeBytes?.();
       if (free !== undefined && free < injection.content.length + limits.minFreeBytes) {
         return sendProblem(reply.header('retry-after', RETRY_AFTER_SECONDS), {
@@ -95,7 +111,11 @@ export function registerInject(app: FastifyInstance, deps: ApiDeps, limits: Smtp
         return reply
           .code(202)
           .header('location', `/api/v1/messages/${accepted.id}`)
-          .send({ id: accepted.id, recipients: injection.envelope.recipients.map((r) => r.address) });
+          .send({
+            id: accepted.id,
+            recipients: recipients.map((r) => r.address),
+            ...(refused.length > 0 ? { refused } : {}),
+          });
       } catch (error) {
         const mx = toMxError(error);
         if (mx.temporary) {
