@@ -202,3 +202,30 @@ describe('sqlite spool specifics', () => {
     });
   });
 });
+
+describe('event numbering across restarts', () => {
+  it('continues after a clean stop and jumps past any lost number after an unclean one', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'mxpress-seq-'));
+    try {
+      const commitOne = async (): Promise<number> => {
+        const spool = createSqliteSpool({ dataDir, inProcess: true });
+        await spool.open();
+        const m = makeMessage();
+        const [event] = await spool.commit(m, { events: [receivedEvent(m)] });
+        await spool.close();
+        return event!.seq;
+      };
+      const first = await commitOne();
+      const second = await commitOne();
+      assert.equal(second, first + 1);
+      // A stop that never reached close(): the flag the open set is still 0.
+      const db = new DatabaseSync(join(dataDir, 'spool.sqlite'));
+      db.prepare("UPDATE meta SET value = '0' WHERE key = 'clean_stop'").run();
+      db.close();
+      const third = await commitOne();
+      assert.equal(third, second + 1 + 1_000_000);
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
