@@ -53,8 +53,7 @@ export function syncReply(queueId: string, recipients: readonly string[], outcom
   if (refused.length === recipients.length) {
     const first = refused[0]!;
     const code = first.reply.code >= 500 && first.reply.code < 600 ? first.reply.code : 550;
-    const enhanced =
-      first.reply.enhanced && first.reply.enhanced.startsWith('5.') ? first.reply.enhanced : '5.0.0';
+    const enhanced = first.reply.enhanced?.startsWith('5.') ? first.reply.enhanced : '5.0.0';
     const by = first.mx ? `${first.mx} said: ` : '';
     const more = refused.length > 1 ? ` (and ${refused.length - 1} more refused)` : '';
     return {
