@@ -85,6 +85,8 @@ export async function deliveredAt(base: string, id: string): Promise<number | 'p
 export interface ProbeResult {
   /** 250 -> recorded as delivered, ms, for each sampled message that was delivered. */
   readonly latenciesMs: number[];
+  /** Remote's reply -> the event read off the live stream, ms (stream timing only). */
+  readonly feedbackMs?: number[];
   readonly sampled: number;
   readonly undelivered: number;
   readonly requests: number;

@@ -24,6 +24,8 @@ export class DeliveredStream {
   /** Deliveries that arrived before their 250 was seen (bounded). */
   #early = new Map<string, number>();
   #latencies: number[] = [];
+  /** The remote's final reply (attempt start + duration) -> this event read here. */
+  #feedback: number[] = [];
   #accepted = 0;
   #events = 0;
   #waiters = new Set<() => void>();
@@ -82,7 +84,12 @@ export class DeliveredStream {
       if (line.startsWith('data:')) data += line.slice(5).trim();
     }
     if (data === '') return;
-    let event: { messageId?: unknown; at?: unknown; type?: unknown };
+    let event: {
+      messageId?: unknown;
+      at?: unknown;
+      type?: unknown;
+      attempt?: { at?: unknown; durationMs?: unknown };
+    };
     try {
       event = JSON.parse(data);
     } catch {
@@ -91,6 +98,15 @@ export class DeliveredStream {
     if (event.type !== 'delivered' || typeof event.messageId !== 'string' || typeof event.at !== 'number')
       return;
     this.#events += 1;
+    const attempt = event.attempt;
+    if (
+      attempt &&
+      typeof attempt.at === 'number' &&
+      typeof attempt.durationMs === 'number' &&
+      this.#feedback.length < 1_000_000
+    ) {
+      this.#feedback.push(Date.now() - (attempt.at + attempt.durationMs));
+    }
     const acceptedAt = this.#waiting.get(event.messageId);
     if (acceptedAt === undefined) {
       if (this.#early.size < 100_000) this.#early.set(event.messageId, event.at);
@@ -131,6 +147,7 @@ export class DeliveredStream {
     this.close();
     return {
       latenciesMs: [...this.#latencies],
+      feedbackMs: [...this.#feedback],
       sampled: this.#accepted,
       undelivered: this.#waiting.size,
       requests: 1,

@@ -113,6 +113,9 @@ export function formatTable(results: Results, sinkKind: string): string {
           '250->delivered p50/p90/p99/max',
           `${pct(l.acceptToDeliveredMs)} (${l.acceptToDeliveredMs.count} of ${l.sampled} by ${l.deliveryTiming}${l.undelivered ? `, ${l.undelivered} not delivered` : ''})`,
         ],
+        ...(l.feedbackMs
+          ? ([['remote reply->event on stream p50/p90/p99/max', pct(l.feedbackMs)]] as Row[])
+          : []),
         ['mxpress', cpu(l.mxpress)],
         ['machine', machine(l.machine)],
         ...jsSinkNote,

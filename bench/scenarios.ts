@@ -81,6 +81,8 @@ export interface LatencyResult {
   readonly failed: number;
   readonly dataTo250Ms: Percentiles;
   readonly acceptToDeliveredMs: Percentiles;
+  /** Remote's reply -> event on the live stream (absent when timing fell back to polling). */
+  readonly feedbackMs?: Percentiles;
   /** How 250 -> delivered was timed: the SSE stream (every message) or polling sampled ids. */
   readonly deliveryTiming: 'live events, every message' | 'polling a sample';
   readonly sampled: number;
@@ -306,6 +308,9 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
       failed: load.failed,
       dataTo250Ms: roundPercentiles(percentiles(load.latenciesMs)),
       acceptToDeliveredMs: roundPercentiles(percentiles(probe.latenciesMs)),
+      ...(probe.feedbackMs && probe.feedbackMs.length > 0
+        ? { feedbackMs: roundPercentiles(percentiles(probe.feedbackMs)) }
+        : {}),
       deliveryTiming: stream !== undefined ? 'live events, every message' : 'polling a sample',
       sampled: probe.sampled,
       undelivered: probe.undelivered,
