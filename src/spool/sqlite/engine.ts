@@ -76,6 +76,12 @@ export function toWireError(error: unknown): WireError {
   return sqliteCode === undefined ? { kind: 'io', message: text } : { kind: 'io', message: text, sqliteCode };
 }
 
+/** Checkpoint when idle at most this often, and under load at least this often (ms). */
+const CHECKPOINT_IDLE_MS = 200;
+const CHECKPOINT_BUSY_MS = 2000;
+/** After this many transactions the WAL is rewound to its start (RESTART checkpoint). */
+const CHECKPOINT_RESTART_TRANSACTIONS = 1000;
+
 /** Writes whose loss in a power cut costs at most a repeated attempt (see #syncFor). */
 const LAZY_SYNC_OPS: ReadonlySet<string> = new Set(['update', 'claimDue', 'release']);
 
@@ -86,6 +92,9 @@ export class SqliteEngine {
   #groups = 0;
   #items = 0;
   #syncMode: 'FULL' | 'NORMAL' = 'FULL';
+  /** Write transactions since the last checkpoint. */
+  #walWrites = 0;
+  #lastCheckpoint = Date.now();
   #logs: LogRecord[] = [];
 
   constructor(options: EngineOptions) {
@@ -94,6 +103,32 @@ export class SqliteEngine {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /**
+   * Called by the worker when no request is waiting: copies the WAL back into the
+   * database while nobody waits for a reply. Under constant load it still runs every
+   * few seconds, so the WAL stays bounded.
+   */
+  idle(force = false): void {
+    const state = this.#state;
+    if (state === undefined) return;
+    const now = Date.now();
+    if (this.#walWrites === 0 || (!force && now - this.#lastCheckpoint < CHECKPOINT_IDLE_MS)) return;
+    try {
+      state.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      // Reuse the WAL from its start once everything in it is in the database.
+      if (this.#walWrites > CHECKPOINT_RESTART_TRANSACTIONS) state.db.exec('PRAGMA wal_checkpoint(RESTART)');
+    } catch (error) {
+      this.#log('spool checkpoint failed', toWireError(error));
+    }
+    this.#walWrites = 0;
+    this.#lastCheckpoint = now;
+  }
+
+  /** True when a checkpoint should run even though requests are waiting. */
+  get checkpointOverdue(): boolean {
+    return this.#walWrites > 0 && Date.now() - this.#lastCheckpoint > CHECKPOINT_BUSY_MS;
   }
 
   runBatch(requests: readonly Request[]): ReplyBatch {
@@ -301,6 +336,7 @@ export class SqliteEngine {
         continue;
       }
       this.#groups += 1;
+      this.#walWrites += 1;
       this.#items += applied.length;
       for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
     }

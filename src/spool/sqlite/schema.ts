@@ -136,6 +136,9 @@ export function configureConnection(db: DatabaseSync, maxDatabaseBytes: number |
   db.exec('PRAGMA foreign_keys = OFF');
   // Keep the WAL from staying large after a burst (bytes).
   db.exec('PRAGMA journal_size_limit = 67108864');
+  // Checkpoints are run by the engine between batches (SqliteEngine.idle), not inside
+  // a commit that a waiting SMTP client is timing.
+  db.exec('PRAGMA wal_autocheckpoint = 0');
   if (maxDatabaseBytes !== undefined) {
     const pageSize = (db.prepare('PRAGMA page_size').get() as { page_size: number }).page_size;
     const pages = Math.max(1, Math.floor(maxDatabaseBytes / pageSize));

@@ -57,7 +57,9 @@ function drain(): void {
         port!.close();
         return;
       }
+      if (engine.checkpointOverdue) engine.idle(true);
     }
+    scheduleIdle();
   } finally {
     running = false;
   }
@@ -68,3 +70,14 @@ port.on('message', (request: Request) => {
   backlogBytes += requestBytes(request);
   if (!running) drain();
 });
+
+let idleTimer: NodeJS.Timeout | undefined;
+
+/** Checkpoints once the backlog stays empty for a moment (see SqliteEngine.idle). */
+function scheduleIdle(): void {
+  clearTimeout(idleTimer);
+  idleTimer = setTimeout(() => {
+    if (!running && backlog.length === 0 && !engine.closed) engine.idle();
+  }, 5);
+  idleTimer.unref();
+}
