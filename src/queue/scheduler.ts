@@ -26,6 +26,8 @@ export interface SchedulerDeps {
   readonly engine: {
     deliver(job: DeliveryJob): Promise<RecipientOutcome[]>;
     backedOffUntil(domain: string): number;
+    /** Jobs waiting at the domain's destination. */
+    queuedFor(domain: string): number;
     /** Domains with at least `maxQueued` jobs waiting at their destination. */
     busyDomains(maxQueued: number): Set<string>;
   };
@@ -90,6 +92,18 @@ export class Scheduler {
       mailFrom: envelope.mailFrom,
       size,
     }));
+    // Past the in-flight budget, or with the destination already backed up, the message
+    // waits in the spool like any other (memory stays bounded however fast mail arrives).
+    const full = this.#inFlight.size + recipients.length > (this.#deps.maxInFlight ?? 20_000);
+    const backedUp = recipients.some((r) => this.#deps.engine.queuedFor(r.domain) >= (this.#deps.maxQueuedPerDomain ?? 2000));
+    if (full || backedUp) {
+      const keys = recipients.map((r) => ({ messageId, index: r.index }));
+      this.#deps.spool.release(this.#deps.owner, keys).then(
+        () => this.#schedule(this.#deps.pollMs ?? 1000),
+        (error) => this.#deps.log('warn', 'could not give back a lease; it expires on its own', { messageId, error: String(error) }),
+      );
+      return;
+    }
     this.#dispatch(recipients, new Map([[messageId, envelope]]));
   }
 
