@@ -11,7 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import pino from 'pino';
 import { buildHttpApi } from '../admin/http-api/server.ts';
-import { cidrContains } from '../config/cidr.ts';
+import { cidrContains, parseCidrs } from '../config/cidr.ts';
 import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
@@ -149,6 +149,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   });
   const users = new Map(config.smtp.users.map((u) => [u.username, u.passwordHash]));
 
+  const trustedNetworks = parseCidrs(config.smtp.trustedNetworks);
   const listeners: SmtpListener[] = [];
   try {
     for (const listener of config.smtp.listeners) {
@@ -161,7 +162,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           secureContext,
           tlsCredentials: { key: material.key, cert: material.cert },
           acceptor,
-          isTrusted: (ip) => cidrContains(config.smtp.trustedNetworks, ip),
+          isTrusted: (ip) => cidrContains(trustedNetworks, ip),
           authAvailable: users.size > 0,
           async verifyUser(username, password) {
             const hash = users.get(username);

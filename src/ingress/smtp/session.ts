@@ -212,9 +212,14 @@ export class SmtpSession {
   }
 
   #touch(): void {
-    clearTimeout(this.#idleTimer);
+    if (this.#idleTimer) {
+      // refresh() re-arms the same timer: cheaper than a new one per packet.
+      this.#idleTimer.refresh();
+      return;
+    }
     this.#idleTimer = setTimeout(() => {
-      if (!this.#busy) this.closeWith(421, '4.4.2', `${this.env.hostname} Error: timeout exceeded`);
+      if (this.#busy) this.#idleTimer?.refresh();
+      else this.closeWith(421, '4.4.2', `${this.env.hostname} Error: timeout exceeded`);
     }, this.env.limits.idleTimeoutMs);
     this.#idleTimer.unref();
   }
