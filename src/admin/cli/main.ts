@@ -16,6 +16,7 @@ import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
 import { queueCommand } from './commands/queue.ts';
+import { sendmailCommand } from './commands/sendmail.ts';
 import { startCommand } from './commands/start.ts';
 import { statusCommand } from './commands/status.ts';
 import { suppressCommand } from './commands/suppress.ts';
@@ -33,6 +34,7 @@ const COMMANDS: readonly Command[] = [
   statusCommand,
   tailCommand,
   queueCommand,
+  sendmailCommand,
 ];
 
 function wantsHelp(args: readonly string[]): boolean {
