@@ -10,6 +10,7 @@
  * bare address means a single host. `cidrContains` never throws: an unparsable client
  * address matches nothing. Inputs here may be untrusted (client addresses).
  */
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocol/ip.ts';
 import { describeValue, FieldProblem } from './errors.ts';
 
 export interface IpAddress {
@@ -26,58 +27,6 @@ export interface Cidr extends IpAddress {
 
 const MAX_TEXT = 100;
 
-function parseIpv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const bytes = new Uint8Array(4);
-  for (let i = 0; i < 4; i++) {
-    const part = parts[i]!;
-    if (!/^(0|[1-9]\d{0,2})$/.test(part)) return undefined;
-    const n = Number(part);
-    if (n > 255) return undefined;
-    bytes[i] = n;
-  }
-  return bytes;
-}
-
-function parseIpv6(text: string): Uint8Array | undefined {
-  let groupsText = text;
-  let tail: Uint8Array | undefined;
-  const lastColon = text.lastIndexOf(':');
-  if (text.includes('.', lastColon)) {
-    tail = parseIpv4(text.slice(lastColon + 1));
-    if (tail === undefined) return undefined;
-    // "::1.2.3.4" keeps its "::"; "::ffff:1.2.3.4" drops the colon before the tail.
-    const before = text.slice(0, lastColon + 1);
-    groupsText = before.endsWith('::') ? before : before.slice(0, -1);
-  }
-  const halves = groupsText.split('::');
-  if (halves.length > 2) return undefined;
-  const parseGroups = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const group of s.split(':')) {
-      if (!/^[0-9a-f]{1,4}$/i.test(group)) return undefined;
-      out.push(Number.parseInt(group, 16));
-    }
-    return out;
-  };
-  const head = parseGroups(halves[0]!);
-  const rest = halves.length === 2 ? parseGroups(halves[1]!) : [];
-  if (head === undefined || rest === undefined) return undefined;
-  const wanted = tail === undefined ? 8 : 6;
-  const present = head.length + rest.length;
-  if (halves.length === 2 ? present > wanted - 1 : present !== wanted) return undefined;
-  const groups = [...head, ...new Array<number>(wanted - present).fill(0), ...rest];
-  const bytes = new Uint8Array(16);
-  groups.forEach((g, i) => {
-    bytes[i * 2] = g >> 8;
-    bytes[i * 2 + 1] = g & 0xff;
-  });
-  if (tail !== undefined) bytes.set(tail, 12);
-  return bytes;
-}
-
 function isV4Mapped(bytes: Uint8Array): boolean {
   if (bytes.length !== 16) return false;
   for (let i = 0; i < 10; i++) if (bytes[i] !== 0) return false;
@@ -88,39 +37,18 @@ function isV4Mapped(bytes: Uint8Array): boolean {
 export function parseIp(text: string): IpAddress | undefined {
   if (typeof text !== 'string' || text.length === 0 || text.length > MAX_TEXT) return undefined;
   if (!text.includes(':')) {
-    const v4 = parseIpv4(text);
+    const v4 = parseIPv4(text);
     return v4 === undefined ? undefined : { family: 4, bytes: v4 };
   }
   const zone = text.indexOf('%');
-  const v6 = parseIpv6(zone === -1 ? text : text.slice(0, zone));
+  const v6 = parseIPv6(zone === -1 ? text : text.slice(0, zone));
   if (v6 === undefined || zone === text.length - 1) return undefined;
   if (isV4Mapped(v6)) return { family: 4, bytes: v6.slice(12) };
   return { family: 6, bytes: v6 };
 }
 
 function formatIp(ip: IpAddress): string {
-  if (ip.family === 4) return Array.from(ip.bytes).join('.');
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((ip.bytes[i]! << 8) | ip.bytes[i + 1]!);
-  // Compress the longest run (length >= 2) of zero groups (RFC 5952).
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart === -1) return hex.join(':');
-  return `${hex.slice(0, bestStart).join(':')}::${hex.slice(bestStart + bestLength).join(':')}`;
+  return ip.family === 4 ? formatIPv4(ip.bytes) : formatIPv6(ip.bytes);
 }
 
 /** Parses `a.b.c.d/n`, `v6/n` or a bare address (a single host). Throws `FieldProblem`. */

@@ -23,7 +23,7 @@ import type {
   Resolver,
   TxtLookup,
 } from '../../contracts/resolver.ts';
-import { canonicalIp, reverseName } from './ip.ts';
+import { canonicalIp, reverseName } from '../../protocol/ip.ts';
 import { DnsLookup, type LookupOutcome } from './lookup.ts';
 import { selectMxHosts } from './mx.ts';
 import { parseServer, type ServerAddress, systemServers } from './servers.ts';

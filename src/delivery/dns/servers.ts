@@ -10,7 +10,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
-import { canonicalIp } from './ip.ts';
+import { canonicalIp } from '../../protocol/ip.ts';
 
 export interface ServerAddress {
   readonly host: string;

@@ -7,7 +7,7 @@
  * encoded (bad name, address, over-long TXT string, message over 65535 octets)
  * throws RangeError, which means a bug on our side, not bad network input.
  */
-import { parseIPv4, parseIPv6 } from './ip.ts';
+import { parseIPv4, parseIPv6 } from '../../protocol/ip.ts';
 import {
   CLASS_IN,
   type DnsMessageInit,

@@ -9,7 +9,7 @@
  * size); `encodeMessage` builds any message (the test DNS server uses it) with name
  * compression, and throws RangeError on values that cannot be encoded (our bugs).
  */
-import { formatIPv4, formatIPv6 } from './ip.ts';
+import { formatIPv4, formatIPv6 } from '../../protocol/ip.ts';
 import { readName, WireError } from './wire-name.ts';
 
 export const RR_TYPE = {
