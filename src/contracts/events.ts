@@ -22,6 +22,8 @@ export interface Classification {
   readonly severity: Severity;
   /** Stable category key, e.g. `bad-mailbox`, `mailbox-full`, `connection-refused`. */
   readonly category: string;
+  /** Plain-language cause and what the sender can do (feedback/explanations.ts). */
+  readonly explanation?: { readonly title: string; readonly cause: string; readonly action: string };
 }
 
 export interface ReceivedEvent extends EventBase {

@@ -95,12 +95,18 @@ export class Scheduler {
     // Past the in-flight budget, or with the destination already backed up, the message
     // waits in the spool like any other (memory stays bounded however fast mail arrives).
     const full = this.#inFlight.size + recipients.length > (this.#deps.maxInFlight ?? 20_000);
-    const backedUp = recipients.some((r) => this.#deps.engine.queuedFor(r.domain) >= (this.#deps.maxQueuedPerDomain ?? 2000));
+    const backedUp = recipients.some(
+      (r) => this.#deps.engine.queuedFor(r.domain) >= (this.#deps.maxQueuedPerDomain ?? 2000),
+    );
     if (full || backedUp) {
       const keys = recipients.map((r) => ({ messageId, index: r.index }));
       this.#deps.spool.release(this.#deps.owner, keys).then(
         () => this.#schedule(this.#deps.pollMs ?? 1000),
-        (error) => this.#deps.log('warn', 'could not give back a lease; it expires on its own', { messageId, error: String(error) }),
+        (error) =>
+          this.#deps.log('warn', 'could not give back a lease; it expires on its own', {
+            messageId,
+            error: String(error),
+          }),
       );
       return;
     }
@@ -332,11 +338,11 @@ export class Scheduler {
 
   #classify(outcome: RecipientOutcome): Classification | undefined {
     if (outcome.kind === 'delivered' || !this.#deps.classify) return undefined;
-    const { severity, category } = this.#deps.classify({
+    const { severity, category, explanation } = this.#deps.classify({
       reply: outcome.reply,
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
     });
-    return { severity, category };
+    return { severity, category, ...(explanation ? { explanation } : {}) };
   }
 
   #wakeAt(at: number): void {

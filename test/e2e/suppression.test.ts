@@ -38,6 +38,12 @@ describe('suppression list', () => {
     const id = await lab.submit('sender@dump.test', ['gone@hard.test']);
     const bounced = await lab.waitForEvent((e) => e.type === 'bounced' && e.messageId === id);
     assert.equal(bounced.type === 'bounced' && bounced.classification?.severity, 'hard');
+    assert.equal(bounced.type === 'bounced' && bounced.classification?.category, 'bad-mailbox');
+    assert.match(
+      (bounced.type === 'bounced' && bounced.classification?.explanation?.cause) || '',
+      /\w+/,
+      'the event carries no explanation',
+    );
     await lab.waitForEvent(
       (e) => e.type === 'suppression-added' && 'address' in e && e.address === 'gone@hard.test',
     );
