@@ -10,6 +10,7 @@
  * naming the keys involved.
  */
 import { dirname, resolve } from 'node:path';
+import { buildAbuse } from './build-abuse.ts';
 import { buildDelivery } from './build-delivery.ts';
 import { buildFeedback } from './build-feedback.ts';
 import {
@@ -218,8 +219,13 @@ export function buildConfig(input: BuildInput): Config {
       limits,
       lineEndings: file.smtp?.lineEndings ?? DEFAULT_LINE_ENDINGS,
       tls,
-      users: users.map((u) => ({ username: u.username, passwordHash: u.passwordHash })),
+      users: users.map((u) => ({
+        username: u.username,
+        passwordHash: u.passwordHash,
+        ...(u.allowedSenders === undefined ? {} : { allowedSenders: u.allowedSenders }),
+      })),
       trustedNetworks: over.trustedNetworks ?? file.smtp?.trustedNetworks ?? DEFAULT_TRUSTED_NETWORKS,
+      abuse: buildAbuse(file.smtp?.abuse),
     },
     http: {
       address: over.http?.address ?? httpIn.address ?? DEFAULT_HTTP.address,

@@ -7,7 +7,7 @@
  * their defaults in delivery/smtp-client/types.ts; the engine appends its built-in
  * `*` shaping rule after the configured ones.
  */
-import type { DeliveryConfig, DnsConfig, HttpConfig, SmtpLimits } from './types.ts';
+import type { AbuseConfig, DeliveryConfig, DnsConfig, HttpConfig, SmtpLimits } from './types.ts';
 
 const MB = 1024 * 1024;
 const MIN = 60_000;
@@ -37,6 +37,26 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   maxErrors: 10,
   maxMessagesPerConnection: 1000,
   minFreeBytes: 64 * MB,
+};
+
+/**
+ * Abuse controls: generous enough for real senders; trusted unauthenticated clients
+ * (loopback injection, the benchmarks) are not rate-limited unless applyToTrusted.
+ */
+export const DEFAULT_ABUSE: AbuseConfig = {
+  applyToTrusted: false,
+  maxTrackedKeys: 100_000,
+  auth: {
+    maxFailuresPerIp: 5,
+    maxFailuresPerUser: 10,
+    failureWindowMs: 10 * MIN,
+    lockoutMs: 15 * MIN,
+    failureDelayMs: 500,
+  },
+  perIp: { messagesPerMinute: 600, recipientsPerMinute: 6000 },
+  perUser: { messagesPerMinute: 600, recipientsPerMinute: 6000 },
+  perSender: { messagesPerMinute: 600, recipientsPerMinute: 6000 },
+  mailbombPerHour: 100,
 };
 
 export const DEFAULT_LINE_ENDINGS = 'reject';

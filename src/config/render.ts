@@ -11,7 +11,14 @@
 import { stringify } from 'yaml';
 import { REDACTED } from './fields.ts';
 import { TIMEOUT_KEYS } from './schema-delivery.ts';
-import type { Config, DeliveryConfig, FeedbackConfig, RelayRoute, SmtpListenerConfig } from './types.ts';
+import type {
+  AbuseConfig,
+  Config,
+  DeliveryConfig,
+  FeedbackConfig,
+  RelayRoute,
+  SmtpListenerConfig,
+} from './types.ts';
 import { formatDuration, formatSize } from './units.ts';
 
 export { REDACTED } from './fields.ts';
@@ -97,6 +104,24 @@ function feedback(f: FeedbackConfig, secret: Redact): Record<string, unknown> {
 }
 
 /** The user-facing document (plain data) for `config`. */
+function abuse(a: AbuseConfig): Record<string, unknown> {
+  return {
+    applyToTrusted: a.applyToTrusted,
+    maxTrackedKeys: a.maxTrackedKeys,
+    auth: {
+      maxFailuresPerIp: a.auth.maxFailuresPerIp,
+      maxFailuresPerUser: a.auth.maxFailuresPerUser,
+      failureWindow: formatDuration(a.auth.failureWindowMs),
+      lockout: formatDuration(a.auth.lockoutMs),
+      failureDelay: formatDuration(a.auth.failureDelayMs),
+    },
+    perIp: { ...a.perIp },
+    perUser: { ...a.perUser },
+    perSender: { ...a.perSender },
+    mailbombPerHour: a.mailbombPerHour,
+  };
+}
+
 export function configToDocument(config: Config, options: { redact: boolean }): Record<string, unknown> {
   const secret = (value: string): string => (options.redact ? REDACTED : value);
   const { limits } = config.smtp;
@@ -124,8 +149,13 @@ export function configToDocument(config: Config, options: { redact: boolean }): 
       },
       lineEndings: config.smtp.lineEndings,
       tls,
-      users: config.smtp.users.map((u) => ({ username: u.username, passwordHash: secret(u.passwordHash) })),
+      users: config.smtp.users.map((u) => ({
+        username: u.username,
+        passwordHash: secret(u.passwordHash),
+        ...(u.allowedSenders === undefined ? {} : { allowedSenders: [...u.allowedSenders] }),
+      })),
       trustedNetworks: [...config.smtp.trustedNetworks],
+      abuse: abuse(config.smtp.abuse),
     },
     http: { address: config.http.address, port: config.http.port, tokens: config.http.tokens.map(secret) },
     dns: { servers: [...config.dns.servers], timeout: formatDuration(config.dns.timeoutMs) },

@@ -7,7 +7,8 @@
  * parsers in fields.ts/units.ts; durations come out in ms and sizes in bytes, under
  * the user-facing key names (`idleTimeout`, `syncBudget`, ...). Every key is
  * optional here; defaults and cross-field rules are applied in build.ts. The
- * delivery and feedback sections live in schema-delivery.ts and schema-feedback.ts.
+ * delivery, feedback and smtp.abuse sections live in schema-delivery.ts,
+ * schema-feedback.ts and schema-abuse.ts.
  * Throws `ConfigError` listing every problem with its key path.
  */
 import * as z from 'zod';
@@ -27,6 +28,7 @@ import {
   parseToken,
   parseUsername,
 } from './fields.ts';
+import { ABUSE_KEYS, abuseShape, allowedSendersShape } from './schema-abuse.ts';
 import { DELIVERY_KEYS, deliveryShape } from './schema-delivery.ts';
 import { FEEDBACK_KEYS, feedbackShape } from './schema-feedback.ts';
 import { count, DAY, duration, field, list, opt, size } from './schema-kit.ts';
@@ -61,7 +63,11 @@ const limitsShape = {
 };
 
 const tlsShape = { cert: opt(parsePath), key: opt(parsePath) };
-const userShape = { username: field(parseUsername), passwordHash: field(parseHashField) };
+const userShape = {
+  username: field(parseUsername),
+  passwordHash: field(parseHashField),
+  allowedSenders: allowedSendersShape,
+};
 
 const smtpShape = {
   listeners: list(z.strictObject(listenerShape), 64),
@@ -70,6 +76,7 @@ const smtpShape = {
   tls: z.strictObject(tlsShape).optional(),
   users: list(z.strictObject(userShape), 10_000),
   trustedNetworks: list(field(parseCidrText), 1000),
+  abuse: z.strictObject(abuseShape).optional(),
 };
 
 const httpShape = {
@@ -105,6 +112,7 @@ const KNOWN_KEYS: Readonly<Record<string, readonly string[]>> = {
   'smtp.limits': Object.keys(limitsShape),
   'smtp.tls': Object.keys(tlsShape),
   'smtp.users[]': Object.keys(userShape),
+  ...ABUSE_KEYS,
   http: Object.keys(httpShape),
   dns: Object.keys(dnsShape),
   ...DELIVERY_KEYS,

@@ -52,6 +52,37 @@ export interface SmtpUser {
   readonly username: string;
   /** `scrypt$N$r$p$salt$hash` (base64 salt and hash), made by `mxpress hash-password`. */
   readonly passwordHash: string;
+  /** Envelope senders this user may use: domains (`example.com`) or addresses; absent means any. */
+  readonly allowedSenders?: readonly string[];
+}
+
+/** Per-minute limits for one kind of key; 0 means unlimited. */
+export interface RateLimits {
+  readonly messagesPerMinute: number;
+  readonly recipientsPerMinute: number;
+}
+
+/** Abuse controls of the SMTP server (ingress/abuse/). */
+export interface AbuseConfig {
+  /** Apply the rate limits to unauthenticated clients from trusted networks too (default false). */
+  readonly applyToTrusted: boolean;
+  /** Keys (IPs, users, senders) each limiter remembers at most; least recently used go first. */
+  readonly maxTrackedKeys: number;
+  readonly auth: {
+    /** Failed AUTH attempts from one IP within `failureWindowMs` that lock it out (0 = never). */
+    readonly maxFailuresPerIp: number;
+    /** Failed AUTH attempts for one user name within the window that lock the name out (0 = never). */
+    readonly maxFailuresPerUser: number;
+    readonly failureWindowMs: number;
+    readonly lockoutMs: number;
+    /** Pause before answering a failed AUTH. */
+    readonly failureDelayMs: number;
+  };
+  readonly perIp: RateLimits;
+  readonly perUser: RateLimits;
+  readonly perSender: RateLimits;
+  /** Messages from one sender to one recipient per hour (0 = unlimited). */
+  readonly mailbombPerHour: number;
 }
 
 export interface SmtpConfig {
@@ -63,6 +94,7 @@ export interface SmtpConfig {
   readonly users: readonly SmtpUser[];
   /** CIDRs whose clients may relay without AUTH. Default loopback only. */
   readonly trustedNetworks: readonly string[];
+  readonly abuse: AbuseConfig;
 }
 
 export interface HttpConfig {
