@@ -16,6 +16,7 @@ import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
 import { queueCommand } from './commands/queue.ts';
+import { sendCommand } from './commands/send.ts';
 import { sendmailCommand } from './commands/sendmail.ts';
 import { startCommand } from './commands/start.ts';
 import { statusCommand } from './commands/status.ts';
@@ -35,6 +36,7 @@ const COMMANDS: readonly Command[] = [
   tailCommand,
   queueCommand,
   sendmailCommand,
+  sendCommand,
 ];
 
 function wantsHelp(args: readonly string[]): boolean {
