@@ -18,7 +18,7 @@ import type { ConfigIssue } from './errors.ts';
 import type { OverrideLayer } from './overrides.ts';
 import type { FileLayer } from './schema.ts';
 import { TIMEOUT_KEYS, type TimeoutYamlKey } from './schema-delivery.ts';
-import type { ClientTimeoutSettings, DeliveryConfig, RelayRoute, ShapingRule } from './types.ts';
+import type { ClientTimeoutSettings, DeliveryConfig, RelayRoute, ShapingRule, TlsRule } from './types.ts';
 import { formatDuration } from './units.ts';
 
 type FileDelivery = NonNullable<FileLayer['delivery']>;
@@ -152,6 +152,23 @@ function buildDkim(given: FileDelivery['dkim'], ctx: DeliveryContext, issues: Co
   });
 }
 
+/** Outbound TLS rules in file order; a rule after a `*` rule or repeating a pattern never applies. */
+function buildTlsRules(given: FileDelivery['tls'], ctx: DeliveryContext, issues: ConfigIssue[]): TlsRule[] {
+  const rules: TlsRule[] = [];
+  (given ?? []).forEach((r, i) => {
+    const earlier = rules.findIndex((e) => e.match === r.match || e.match === '*');
+    if (earlier >= 0) {
+      issues.push({
+        key: `delivery.tls[${i}].match`,
+        problem: `can never match: delivery.tls[${earlier}] ("${rules[earlier]?.match}") matches first`,
+        origin: ctx.origin,
+      });
+    }
+    rules.push({ match: r.match, policy: r.policy });
+  });
+  return rules;
+}
+
 export function buildDelivery(
   file: FileLayer['delivery'],
   over: OverrideLayer,
@@ -170,6 +187,7 @@ export function buildDelivery(
     delayWarningAfterMs: d.delayWarningAfter ?? DEFAULT_DELIVERY.delayWarningAfterMs,
     ipv6: d.ipv6 ?? DEFAULT_DELIVERY.ipv6,
     dkim: buildDkim(d.dkim, ctx, issues),
+    tls: buildTlsRules(d.tls, ctx, issues),
   };
   if (delivery.delayWarningAfterMs > 0 && delivery.delayWarningAfterMs >= delivery.maxQueueTimeMs) {
     issues.push({

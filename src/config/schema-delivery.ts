@@ -1,6 +1,6 @@
 /**
  * The `delivery` section of the config file: MX port, retries, shaping rules, relay
- * routes, SMTP client timeouts, IPv6 and DKIM keys.
+ * routes, SMTP client timeouts, IPv6, DKIM keys and outbound TLS rules.
  *
  * Shapes for schema.ts plus the single-value parsers only this section uses
  * (domain patterns, relay hosts, DKIM selectors). Values come out converted (ms,
@@ -111,6 +111,13 @@ export const shapingShape = {
   pause: duration(DAY, 0),
 };
 
+export const OUTBOUND_TLS = ['none', 'may', 'encrypt', 'verify'] as const;
+
+export const tlsRuleShape = {
+  match: field(parseShapingMatch),
+  policy: field(parseOneOf(OUTBOUND_TLS)),
+};
+
 export const routeAuthShape = {
   username: field(parseRelayUsername),
   password: field((v) => parseSecret(v)),
@@ -167,6 +174,7 @@ export const deliveryShape = {
   delayWarningAfter: duration(30 * DAY, 0),
   ipv6: opt(parseBoolean),
   dkim: list(z.strictObject(dkimShape), 1000),
+  tls: list(z.strictObject(tlsRuleShape), 1000),
 };
 
 /** Known keys by object path, for typo suggestions (see schema.ts). */
@@ -177,4 +185,5 @@ export const DELIVERY_KEYS: Readonly<Record<string, readonly string[]>> = {
   'delivery.routes[].auth': Object.keys(routeAuthShape),
   'delivery.timeouts': Object.keys(timeoutsShape),
   'delivery.dkim[]': Object.keys(dkimShape),
+  'delivery.tls[]': Object.keys(tlsRuleShape),
 };

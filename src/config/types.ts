@@ -141,6 +141,13 @@ export interface RelayRoute {
   readonly fallbackOnPolicyBlock: boolean;
 }
 
+/** Outbound TLS for direct delivery: `none` never, `may` when offered, `encrypt` required, `verify` required and valid for the MX name. */
+export interface TlsRule {
+  /** Domain pattern (`example.com`, `*.example.com`, `*`) or MX pattern (`mx:*.google.com`). */
+  readonly match: string;
+  readonly policy: 'none' | 'may' | 'encrypt' | 'verify';
+}
+
 /**
  * SMTP client timeouts in ms, as set in the file; a missing key keeps the client's
  * default (RFC 5321 4.5.3.2 values, delivery/smtp-client/types.ts DEFAULT_TIMEOUTS).
@@ -183,6 +190,8 @@ export interface DeliveryConfig {
   readonly ipv6: boolean;
   /** DKIM keys; several keys for one domain all sign. */
   readonly dkim: readonly DkimKeyConfig[];
+  /** TLS policy rules for direct delivery, first match wins; `may` when none matches (absent: none). */
+  readonly tls?: readonly TlsRule[];
 }
 
 export interface WebhookConfig {

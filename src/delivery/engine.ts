@@ -7,7 +7,8 @@
  * address), finds the destination that serves those MX hosts (so domains hosted by
  * one provider share one connection budget) and queues the job there. When the
  * destination refuses our host by policy and a fallback relay is configured, the
- * job is sent through the relay at once. Never rejects.
+ * job is sent through the relay at once. The session's TLS policy comes from the
+ * `delivery.tls` rules and the domain's MTA-STS policy (tls-policy/decide.ts). Never rejects.
  */
 import type { RelayRoute, ShapingRule } from '../config/types.ts';
 import type { MxLookup, MxTarget, Resolver } from '../contracts/resolver.ts';
@@ -16,6 +17,10 @@ import { type ConnectPlan, type ConnectTarget, Destination } from './destination
 import { type DeliveryJob, outcomeForAll, type RecipientOutcome } from './job.ts';
 import { chooseRoute, isPolicyBlock, policyFallback, shapingFor } from './router.ts';
 import type { ConnectOptions, OutboundTransaction, SmtpConnection } from './smtp-client/types.ts';
+import { decideTls } from './tls-policy/decide.ts';
+import type { MtaStsPolicies } from './tls-policy/mta-sts.ts';
+import type { TlsRule } from './tls-policy/rules.ts';
+import type { TlsReportStore } from './tls-policy/tls-report.ts';
 
 export interface EngineOptions {
   readonly resolver: Resolver;
@@ -30,6 +35,12 @@ export interface EngineOptions {
   readonly loadTransaction: (job: DeliveryJob) => Promise<OutboundTransaction>;
   readonly now: () => number;
   readonly log: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
+  /** `delivery.tls` rules for direct delivery (default: `may` everywhere). */
+  readonly tlsRules?: readonly TlsRule[];
+  /** MTA-STS policies (RFC 8461); absent: not used. */
+  readonly mtaSts?: MtaStsPolicies;
+  /** Where TLS-RPT results are counted; absent: not counted. */
+  readonly tlsReports?: TlsReportStore;
 }
 
 export interface EngineStats {
@@ -178,13 +189,23 @@ export class DeliveryEngine {
           );
         }
         const hosts = lookup.targets.map((t) => t.host);
-        const key = `mx:${[...hosts].sort().join(',')}:${this.#options.mxPort}`;
-        const plan: ConnectPlan = { targets, tls: 'may', route };
-        return this.#destination(
+        const tls = await decideTls({
+          domain: job.domain,
+          targets,
+          rules: this.#options.tlsRules ?? [],
+          ...(this.#options.mtaSts ? { mtaSts: this.#options.mtaSts } : {}),
+          ...(this.#options.tlsReports ? { reports: this.#options.tlsReports } : {}),
+        });
+        if (tls.kind === 'defer') return this.#verdict(job, 'deferred', tls.reply, tls.errorCode, route);
+        const key = `mx:${[...hosts].sort().join(',')}:${this.#options.mxPort}${tls.keySuffix}`;
+        const plan: ConnectPlan = { targets: tls.targets, tls: tls.tls, route };
+        const outcomes = await this.#destination(
           key,
           job.domain,
           shapingFor(this.#options.shaping, job.domain, hosts),
+          tls.wrapConnect?.(this.#options.connect),
         ).enqueue(job, plan);
+        return tls.finish(outcomes);
       }
       default: {
         const never: never = lookup;
@@ -253,7 +274,12 @@ export class DeliveryEngine {
       .filter((t) => t.addresses.length > 0);
   }
 
-  #destination(key: string, domain: string, rule: ShapingRule): Destination {
+  #destination(
+    key: string,
+    domain: string,
+    rule: ShapingRule,
+    connect: EngineOptions['connect'] = this.#options.connect,
+  ): Destination {
     this.#domainKeys.set(domain, key);
     let destination = this.#destinations.get(key);
     if (!destination) {
@@ -264,7 +290,7 @@ export class DeliveryEngine {
           localHostname: this.#options.localHostname,
           timeouts: this.#options.timeouts,
           idleMs: this.#options.idleConnectionMs,
-          connect: this.#options.connect,
+          connect,
           loadTransaction: this.#options.loadTransaction,
           now: this.#options.now,
           log: this.#options.log,

@@ -75,6 +75,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     ipv6: delivery.ipv6,
     shaping: [...delivery.shaping, DEFAULT_SHAPING],
     routes: delivery.routes,
+    tlsRules: delivery.tls ?? [],
     ...(delivery.timeouts ? { timeouts: delivery.timeouts } : {}),
     idleConnectionMs: delivery.idleConnectionMs,
     connect: openSmtpConnection,
