@@ -21,6 +21,7 @@ import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
 import { refusalFor } from '../feedback/suppression.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
+import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
@@ -148,6 +149,8 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     minVersion: 'TLSv1.2',
   });
   const users = new Map(config.smtp.users.map((u) => [u.username, u.passwordHash]));
+  // One guard for all listeners: a client's counts do not reset by switching ports.
+  const abuse = new AbuseGuard(config.smtp.abuse, config.smtp.users);
 
   const trustedNetworks = parseCidrs(config.smtp.trustedNetworks);
   const listeners: SmtpListener[] = [];
@@ -164,6 +167,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           acceptor,
           isTrusted: (ip) => cidrContains(trustedNetworks, ip),
           authAvailable: users.size > 0,
+          abuse,
           async verifyUser(username, password) {
             const hash = users.get(username);
             const ok = await verifyPassword(password, hash ?? DUMMY_HASH);

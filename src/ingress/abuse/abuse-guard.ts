@@ -15,6 +15,7 @@
  * lockout, 450 4.7.1 for a rate, 553 5.7.1 for a sender. Nothing throws; time
  * comes from the injected clock, so tests need no waiting.
  */
+import { createHash } from 'node:crypto';
 import type { AbuseConfig, SmtpUser } from '../../config/types.ts';
 import { senderAllowed } from './allowed-senders.ts';
 import { AuthLockout } from './auth-lockout.ts';
@@ -130,8 +131,11 @@ export class AbuseGuard {
     if (!this.#applies(client)) return undefined;
     const keys = this.#keys(client, sender);
     for (const [rates, key, what] of keys) if (!rates.recipients.allows(key)) return rateRefusal(what);
-    // Joined by NUL, which no address that passed the command parser contains.
-    const pair = `${sender.toLowerCase()}\0${recipient.toLowerCase()}`;
+    // Hashed: a pair of addresses can be 500 octets, a digest is 22 characters (memory bound).
+    const pair = createHash('sha256')
+      .update(`${sender.toLowerCase()}\0${recipient.toLowerCase()}`)
+      .digest('base64url')
+      .slice(0, 22);
     if (!this.#mailbomb.allows(pair)) return rateRefusal('per-recipient message');
     for (const [rates, key] of keys) rates.recipients.add(key);
     this.#mailbomb.add(pair);

@@ -114,6 +114,7 @@ export class RateWindow {
   #estimate(b: Buckets): number {
     const elapsed = this.#now() - b.start;
     const overlap = Math.max(0, (this.windowMs - elapsed) / this.windowMs);
-    return b.current + Math.floor(b.previous * overlap);
+    // Rounded up: right after a bucket rolls over, a burst just before it still counts in full.
+    return b.current + Math.ceil(b.previous * overlap);
   }
 }

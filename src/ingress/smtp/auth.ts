@@ -5,8 +5,12 @@
  * in the clear. Credentials are UNTRUSTED: base64 is decoded strictly, identities
  * with control characters are refused, and an unknown user gets exactly the same
  * 535 (after the same scrypt work, see config/password.ts) as a wrong password.
- * "*" cancels an exchange (501). Failures count toward the session's error limit.
+ * "*" cancels an exchange (501). Failures count toward the session's error limit
+ * and, through ingress/abuse/, toward per-IP and per-user-name lockouts (454 4.7.0
+ * while locked); each failure is answered only after a pause (the socket paused).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AUTH_LOCKED } from '../abuse/abuse-guard.ts';
 import { authOffered } from './commands.ts';
 import type { SmtpSession } from './session.ts';
 
@@ -21,6 +25,10 @@ export function startAuth(s: SmtpSession, args: string): void {
   if (!s.esmtp) return s.clientError(503, '5.5.1', 'Error: send EHLO first');
   if (s.authUser !== undefined) return s.clientError(503, '5.5.1', 'Error: already authenticated');
   if (s.tx) return s.clientError(503, '5.5.1', 'Error: AUTH not permitted during a mail transaction');
+  if (s.env.abuse?.authLockedIp(s.remoteAddress)) {
+    s.env.log('warn', 'AUTH refused: client locked out', { client: s.remoteAddress });
+    return s.clientError(AUTH_LOCKED.code, AUTH_LOCKED.enhanced, AUTH_LOCKED.text);
+  }
   const [mechanism = '', initial, extra] = args.split(' ');
   if (extra !== undefined) return s.clientError(501, '5.5.4', 'Syntax: AUTH mechanism [initial-response]');
   switch (mechanism.toUpperCase()) {
@@ -75,29 +83,55 @@ function plain(s: SmtpSession, encoded: string): void {
   const parts = decoded.split('\0');
   if (parts.length !== 3) return s.clientError(501, '5.5.2', 'Error: malformed PLAIN response');
   const [authzid = '', authcid = '', password = ''] = parts;
-  if (authzid !== '' && authzid !== authcid) return fail(s);
+  if (authzid !== '' && authzid !== authcid) return fail(s, authcid.length <= 256 ? authcid : undefined);
   verify(s, authcid, password);
 }
 
 function verify(s: SmtpSession, user: string, password: string): void {
   if (user === '' || /[\x00-\x1f\x7f]/.test(user) || user.length > 256 || password.length > 1024) {
     // Same answer as any other failure; nothing about the identity is echoed or logged raw.
-    return fail(s);
+    return fail(s, undefined);
+  }
+  if (s.env.abuse?.authLockedUser(user)) {
+    // Said for unknown names too, so it tells nothing about which users exist.
+    s.env.log('warn', 'AUTH refused: user name locked out', { client: s.remoteAddress });
+    return s.clientError(AUTH_LOCKED.code, AUTH_LOCKED.enhanced, AUTH_LOCKED.text);
   }
   void s.runBusy(async () => {
     const ok = await s.env.verifyUser(user, password);
     if (ok) {
       s.authUser = user;
+      s.env.abuse?.authSucceeded(user);
       s.env.log('info', 'authenticated', { client: s.remoteAddress, user });
       s.reply(235, '2.7.0', 'Authentication successful');
     } else {
       s.env.log('warn', 'authentication failed', { client: s.remoteAddress });
-      fail(s);
+      const delay = recordFailure(s, user);
+      if (delay > 0) await sleep(delay);
+      refuseCredentials(s);
     }
   });
 }
 
-function fail(s: SmtpSession): void {
+/** A failure found without async work: answered after the same pause, with the socket paused. */
+function fail(s: SmtpSession, user: string | undefined): void {
+  const delay = recordFailure(s, user);
+  if (delay === 0) return refuseCredentials(s);
+  void s.runBusy(async () => {
+    await sleep(delay);
+    refuseCredentials(s);
+  });
+}
+
+/** Counts the failure toward the lockouts; returns the pause before answering (ms). */
+function recordFailure(s: SmtpSession, user: string | undefined): number {
+  const abuse = s.env.abuse;
+  if (!abuse) return 0;
+  abuse.authFailed(s.remoteAddress, user);
+  return abuse.failureDelayMs;
+}
+
+function refuseCredentials(s: SmtpSession): void {
   s.clientError(535, '5.7.8', 'Error: authentication credentials invalid');
 }
 

@@ -14,7 +14,8 @@ import { type CommandLine, parseCommandLine, parseHeloArgument, type Verb } from
 import { ContentChecker } from '../../protocol/content-checker.ts';
 import { DataDecoder, type DataViolation } from '../../protocol/data-decoder.ts';
 import { toMxError } from '../../protocol/errors.ts';
-import { parseMailFrom, parseRcptTo } from '../../protocol/mail-params.ts';
+import { type MailFrom, parseMailFrom, parseRcptTo } from '../../protocol/mail-params.ts';
+import type { ClientFacts, Refusal } from '../abuse/abuse-guard.ts';
 import type { AcceptedMessage } from '../accept.ts';
 import { decideRelay } from '../relay-policy.ts';
 import { startAuth } from './auth.ts';
@@ -118,6 +119,9 @@ function mail(s: SmtpSession, args: string): void {
   const parsed = parseMailFrom(args, { utf8: s.esmtp, dsn: s.esmtp });
   if (!parsed.ok) return s.clientError(parsed.code, parsed.enhanced, parsed.message);
   const mailFrom = parsed.value;
+  const sender = senderOf(mailFrom);
+  const notAllowed = s.env.abuse?.checkSender(s.authUser, sender);
+  if (notAllowed) return abuseRefusal(s, notAllowed, 'sender not allowed for user');
   const limit = s.env.limits.maxMessageSize;
   if (mailFrom.size !== undefined && mailFrom.size > limit) {
     return s.reply(552, '5.3.4', `Message size exceeds fixed maximum message size (${limit})`);
@@ -128,6 +132,9 @@ function mail(s: SmtpSession, args: string): void {
     s.env.log('warn', 'refusing mail: spool disk nearly full', { free, needed });
     return s.reply(452, '4.3.1', 'Insufficient system storage, try again later');
   }
+  // Counted last, so a MAIL refused for another reason costs the client nothing.
+  const limited = s.env.abuse?.checkMessage(clientFacts(s), sender);
+  if (limited) return abuseRefusal(s, limited, 'message rate limit');
   s.tx = { mail: mailFrom, recipients: [] };
   s.reply(250, '2.1.0', 'Ok');
 }
@@ -151,12 +158,28 @@ function rcpt(s: SmtpSession, args: string): void {
   const address = formatMailbox(to.forwardPath);
   const refusal = s.env.refuseRecipient?.(address);
   if (refusal) return s.reply(refusal.code, refusal.enhanced, refusal.text);
+  const limited = s.env.abuse?.checkRecipient(clientFacts(s), senderOf(tx.mail), address);
+  if (limited) return abuseRefusal(s, limited, 'recipient rate limit');
   tx.recipients.push({
     address,
     ...(to.notify !== undefined ? { notify: to.notify } : {}),
     ...(to.orcpt !== undefined ? { orcpt: to.orcpt } : {}),
   });
   s.reply(250, '2.1.5', 'Ok');
+}
+
+function senderOf(mail: MailFrom): string {
+  return mail.reversePath ? formatMailbox(mail.reversePath) : '';
+}
+
+function clientFacts(s: SmtpSession): ClientFacts {
+  return { ip: s.remoteAddress, trusted: s.trusted, user: s.authUser };
+}
+
+/** Rate limits answer 4xx (the client retries later); they do not count as client errors. */
+function abuseRefusal(s: SmtpSession, refusal: Refusal, why: string): void {
+  s.env.log('info', `refused: ${why}`, { client: s.remoteAddress, user: s.authUser, code: refusal.code });
+  s.reply(refusal.code, refusal.enhanced, refusal.text);
 }
 
 function data(s: SmtpSession, args: string): void {

@@ -7,6 +7,7 @@
 import type { SecureContext } from 'node:tls';
 import type { LineEndingPolicy, SmtpLimits, SmtpListenerConfig } from '../../config/types.ts';
 import type { SyncOutcome } from '../../feedback/sync-waiters.ts';
+import type { AbuseGuard } from '../abuse/abuse-guard.ts';
 import type { Acceptor } from '../accept.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -25,6 +26,8 @@ export interface SessionEnv {
   isTrusted(ip: string): boolean;
   /** Whether any AUTH users are configured. */
   readonly authAvailable: boolean;
+  /** AUTH lockouts, rate limits and sender restrictions, shared by all listeners; none when absent. */
+  readonly abuse?: AbuseGuard;
   /** Checks credentials in constant time; false for unknown users and wrong passwords alike. */
   verifyUser(username: string, password: string): Promise<boolean>;
   /** Bytes the spool can still take (last reading, refreshed by the runtime); MAIL is refused with 452 4.3.1 when a message would not fit. */
