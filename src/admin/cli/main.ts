@@ -12,6 +12,7 @@ import { suggest } from '../../config/errors.ts';
 import type { Command } from './commands/command.ts';
 import { configCheckCommand } from './commands/config-check.ts';
 import { dkimKeygenCommand } from './commands/dkim.ts';
+import { doctorCommand } from './commands/doctor.ts';
 import { explainCommand } from './commands/explain.ts';
 import { hashPasswordCommand } from './commands/hash-password.ts';
 import { helpCommand, usage } from './commands/help.ts';
@@ -37,6 +38,7 @@ const COMMANDS: readonly Command[] = [
   queueCommand,
   sendmailCommand,
   sendCommand,
+  doctorCommand,
 ];
 
 function wantsHelp(args: readonly string[]): boolean {
