@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { DEFAULT_ABUSE } from '../../config/defaults.ts';
 import type { AbuseConfig } from '../../config/types.ts';
-import { AbuseGuard, AUTH_LOCKED, SENDER_NOT_ALLOWED } from './abuse-guard.ts';
+import { AbuseGuard, AUTH_LOCKED, clientKey, SENDER_NOT_ALLOWED } from './abuse-guard.ts';
 import { senderAllowed } from './allowed-senders.ts';
 
 const OFF = { messagesPerMinute: 0, recipientsPerMinute: 0 };
@@ -82,6 +82,19 @@ describe('AbuseGuard rates', () => {
     assert.match(g.checkRecipient(UNTRUSTED, 'q@x.example', 'q@y.example')?.text ?? '', /client/);
     t = 2 * 3_600_000; // two hours on: the estimate of the previous hour has aged out
     assert.equal(g.checkRecipient(UNTRUSTED, 's@x.example', 'v@y.example'), undefined);
+  });
+});
+
+describe('client keys', () => {
+  it('counts IPv4 clients by address and IPv6 clients by /64', () => {
+    assert.equal(clientKey('192.0.2.7'), '192.0.2.7');
+    assert.equal(clientKey('2001:db8:1:2:aaaa::1'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('2001:DB8:1:2:ffff:ffff:ffff:ffff'), '2001:db8:1:2::/64');
+    assert.equal(clientKey('::1'), '::/64');
+    const g = guard({ perIp: { messagesPerMinute: 1, recipientsPerMinute: 0 } });
+    assert.equal(g.checkMessage({ ip: '2001:db8:1:2::10', trusted: false }, ''), undefined);
+    assert.equal(g.checkMessage({ ip: '2001:db8:1:2::11', trusted: false }, '')?.code, 450);
+    assert.equal(g.checkMessage({ ip: '2001:db8:1:3::10', trusted: false }, ''), undefined);
   });
 });
 

@@ -10,6 +10,9 @@
  *   default: the injection path benchmarks use) only when `applyToTrusted`.
  * - Sender restrictions: users with `allowedSenders` may use only those senders.
  *
+ * An IPv6 client is counted by its /64: one host usually holds a whole /64, and
+ * per-address counts would let it rotate through 2^64 addresses.
+ *
  * Inputs are UNTRUSTED keys (IPs, names, addresses); every table is bounded
  * (rate-window.ts). Answers are refusals for the session to send: 454 4.7.0 for a
  * lockout, 450 4.7.1 for a rate, 553 5.7.1 for a sender. Nothing throws; time
@@ -17,6 +20,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AbuseConfig, SmtpUser } from '../../config/types.ts';
+import { formatIPv6, parseIPv6 } from '../../protocol/ip.ts';
 import { senderAllowed } from './allowed-senders.ts';
 import { AuthLockout } from './auth-lockout.ts';
 import { type Clock, RateWindow } from './rate-window.ts';
@@ -47,6 +51,15 @@ export const SENDER_NOT_ALLOWED: Refusal = {
   enhanced: '5.7.1',
   text: 'Sender address not allowed for this user',
 };
+
+/** The key a client address is counted under: IPv4 as is, IPv6 by its /64. */
+export function clientKey(ip: string): string {
+  if (!ip.includes(':')) return ip;
+  const bytes = parseIPv6(ip);
+  if (bytes === undefined) return ip;
+  bytes.fill(0, 8);
+  return `${formatIPv6(bytes)}/64`;
+}
 
 function rateRefusal(what: string): Refusal {
   return { code: 450, enhanced: '4.7.1', text: `Error: ${what} rate limit exceeded, try again later` };
@@ -91,7 +104,7 @@ export class AbuseGuard {
 
   /** Whether AUTH from this IP is refused right now. */
   authLockedIp(ip: string): boolean {
-    return this.#ipLockout.locked(ip);
+    return this.#ipLockout.locked(clientKey(ip));
   }
 
   /** Whether AUTH as this user name is refused right now (known or not: no enumeration). */
@@ -101,7 +114,7 @@ export class AbuseGuard {
 
   /** Records a failed AUTH; `user` is undefined when no name could be read. */
   authFailed(ip: string, user: string | undefined): void {
-    this.#ipLockout.failed(ip);
+    this.#ipLockout.failed(clientKey(ip));
     if (user !== undefined && user !== '') this.#userLockout.failed(user);
   }
 
@@ -147,7 +160,7 @@ export class AbuseGuard {
   }
 
   #keys(client: ClientFacts, sender: string): Array<[KeyedRates, string, string]> {
-    const keys: Array<[KeyedRates, string, string]> = [[this.#perIp, client.ip, 'client']];
+    const keys: Array<[KeyedRates, string, string]> = [[this.#perIp, clientKey(client.ip), 'client']];
     if (client.user !== undefined) keys.push([this.#perUser, client.user, 'user']);
     if (sender !== '') keys.push([this.#perSender, sender.toLowerCase(), 'sender']);
     return keys;
