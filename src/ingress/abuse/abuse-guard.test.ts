@@ -105,9 +105,9 @@ describe('AbuseGuard AUTH lockout', () => {
       { auth: { ...DEFAULT_ABUSE.auth, maxFailuresPerIp: 3, maxFailuresPerUser: 2, lockoutMs: 1000 } },
       () => t,
     );
-    g.authFailed('192.0.2.1', 'alice');
+    assert.equal(g.authFailed('192.0.2.1', 'alice'), false);
     assert.equal(g.authLockedUser('alice'), false);
-    g.authFailed('192.0.2.9', 'alice');
+    assert.equal(g.authFailed('192.0.2.9', 'alice'), true, 'a lockout began');
     assert.equal(g.authLockedUser('alice'), true, 'two IPs, one user name');
     assert.equal(g.authLockedIp('192.0.2.1'), false);
     g.authFailed('192.0.2.1', undefined);

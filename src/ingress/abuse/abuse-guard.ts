@@ -112,10 +112,11 @@ export class AbuseGuard {
     return this.#userLockout.locked(user);
   }
 
-  /** Records a failed AUTH; `user` is undefined when no name could be read. */
-  authFailed(ip: string, user: string | undefined): void {
-    this.#ipLockout.failed(clientKey(ip));
-    if (user !== undefined && user !== '') this.#userLockout.failed(user);
+  /** Records a failed AUTH (`user` undefined when no name could be read); true when a lockout began. */
+  authFailed(ip: string, user: string | undefined): boolean {
+    const ipLocked = this.#ipLockout.failed(clientKey(ip));
+    const userLocked = user !== undefined && user !== '' && this.#userLockout.failed(user);
+    return ipLocked || userLocked;
   }
 
   authSucceeded(user: string): void {

@@ -92,9 +92,10 @@ function verify(s: SmtpSession, user: string, password: string): void {
     // Same answer as any other failure; nothing about the identity is echoed or logged raw.
     return fail(s, undefined);
   }
-  if (s.env.abuse?.authLockedUser(user)) {
-    // Said for unknown names too, so it tells nothing about which users exist.
-    s.env.log('warn', 'AUTH refused: user name locked out', { client: s.remoteAddress });
+  // The IP again, as a lockout may have begun since AUTH (a parallel session); the name is locked
+  // for unknown names too, so the 454 tells nothing about which users exist.
+  if (s.env.abuse?.authLockedIp(s.remoteAddress) || s.env.abuse?.authLockedUser(user)) {
+    s.env.log('warn', 'AUTH refused: locked out', { client: s.remoteAddress });
     return s.clientError(AUTH_LOCKED.code, AUTH_LOCKED.enhanced, AUTH_LOCKED.text);
   }
   void s.runBusy(async () => {
@@ -127,7 +128,8 @@ function fail(s: SmtpSession, user: string | undefined): void {
 function recordFailure(s: SmtpSession, user: string | undefined): number {
   const abuse = s.env.abuse;
   if (!abuse) return 0;
-  abuse.authFailed(s.remoteAddress, user);
+  if (abuse.authFailed(s.remoteAddress, user))
+    s.env.log('warn', 'AUTH lockout begins after repeated failures', { client: s.remoteAddress });
   return abuse.failureDelayMs;
 }
 
