@@ -1,0 +1,216 @@
+/**
+ * A full disk: a real `mxpress start` child keeps its data on a 12 MB tmpfs that
+ * also holds a 3 MB filler file we made. Clients send mail until the server
+ * refuses (452 4.3.1 at MAIL, or a 4xx after the data when a write fails first);
+ * the server must stay up. Then the filler is deleted and the same running server
+ * must accept mail again. Finally the spool is opened and every acknowledged
+ * message must be there, byte for byte.
+ *
+ * Needs root and a working `mount` (tmpfs); otherwise it skips and says why. The
+ * mount is always removed. `smtp.limits.minFreeBytes` is set low through a YAML
+ * file so the spool really gets near the end of the disk.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { createSqliteSpool } from '../../src/spool/sqlite/index.ts';
+import { rawSession } from '../harness/raw-session.ts';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mxpress.js');
+const FILLER_BYTES = 3 * 1024 * 1024;
+const MAX_MESSAGES = 2000;
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
+/** Why this test cannot run here, or undefined when it can (mounts and unmounts a probe). */
+function cannotMount(probeDir: string): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root: cannot mount a tmpfs';
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', probeDir], { stdio: 'pipe' });
+    execFileSync('umount', [probeDir], { stdio: 'pipe' });
+    return undefined;
+  } catch (error) {
+    return `mount -t tmpfs does not work here: ${String(error).split('\n')[0]}`;
+  }
+}
+
+async function startChild(dataDir: string, port: number, configFile: string): Promise<ChildProcess> {
+  const child = spawn(
+    process.execPath,
+    [
+      BIN,
+      'start',
+      '--config',
+      configFile,
+      '--data-dir',
+      dataDir,
+      '--smtp',
+      `127.0.0.1:${port}`,
+      '--http',
+      '127.0.0.1:0',
+      '--hostname',
+      'mx.mxpress.test',
+      '--log-level',
+      'silent',
+      '--dns-server',
+      '127.0.0.1:9',
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => {
+    stderr = (stderr + c.toString()).slice(-4000);
+  });
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`mxpress exited: ${stderr}`);
+    try {
+      const s = await rawSession(port);
+      await s.expect(220);
+      s.close();
+      return child;
+    } catch {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`mxpress did not start: ${stderr}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+}
+
+type Refusal = { stage: 'MAIL' | 'RCPT' | 'DATA' | 'dot'; line: string };
+
+/** Sends messages on one connection until one is refused (or `max` were sent); acked ids -> markers. */
+async function fill(
+  port: number,
+  tag: string,
+  acked: Map<string, string>,
+  refusals: Refusal[],
+  max = MAX_MESSAGES,
+): Promise<void> {
+  const s = await rawSession(port);
+  try {
+    await s.expect(220);
+    await s.command('EHLO filler.example', 250);
+    for (let n = 0; n < max && acked.size < MAX_MESSAGES; n++) {
+      const marker = `${tag}-${n}`;
+      const steps: [Refusal['stage'], string, number][] = [
+        ['MAIL', 'MAIL FROM:<fill@example.net>', 250],
+        ['RCPT', `RCPT TO:<${marker}@example.org>`, 250],
+        ['DATA', 'DATA', 354],
+      ];
+      for (const [stage, line, code] of steps) {
+        s.send(`${line}\r\n`);
+        const reply = await s.reply(10_000);
+        if (reply?.code !== code) {
+          refusals.push({ stage, line: reply?.lines.join(' ') ?? 'connection closed' });
+          return;
+        }
+      }
+      s.send(`Subject: ${marker}\r\n\r\n${'x'.repeat(76).concat('\r\n').repeat(400)}end ${marker}\r\n.\r\n`);
+      const reply = await s.reply(10_000);
+      const id = /queued as ([0-9A-Z]{26})/.exec(reply?.lines[0] ?? '')?.[1];
+      if (reply?.code !== 250 || !id) {
+        refusals.push({ stage: 'dot', line: reply?.lines.join(' ') ?? 'connection closed' });
+        return;
+      }
+      acked.set(id, marker);
+    }
+  } finally {
+    s.close();
+  }
+}
+
+describe('full disk', () => {
+  it('refuses with 4xx when the spool disk is full, loses nothing acknowledged, and recovers', async (t) => {
+    const mountDir = mkdtempSync(join(tmpdir(), 'mxpress-disk-'));
+    const reason = cannotMount(mountDir);
+    if (reason) {
+      rmSync(mountDir, { recursive: true, force: true });
+      t.skip(reason);
+      return;
+    }
+    const configFile = `${mountDir}.yaml`;
+    writeFileSync(configFile, 'smtp:\n  limits:\n    minFreeBytes: 256KB\n');
+    let child: ChildProcess | undefined;
+    let mounted = false;
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mountDir], { stdio: 'pipe' });
+      mounted = true;
+      const filler = join(mountDir, 'filler.bin');
+      writeFileSync(filler, Buffer.alloc(FILLER_BYTES, 0x61));
+      const dataDir = join(mountDir, 'data');
+      const port = await freePort();
+      child = await startChild(dataDir, port, configFile);
+
+      const acked = new Map<string, string>();
+      const refusals: Refusal[] = [];
+      await Promise.all([0, 1, 2].map((i) => fill(port, `c${i}`, acked, refusals)));
+      assert.ok(acked.size < MAX_MESSAGES, 'the disk never filled');
+      assert.equal(refusals.length, 3);
+      for (const r of refusals)
+        assert.ok(
+          (r.stage === 'MAIL' && /^452 4\.3\.1/.test(r.line)) ||
+            (r.stage === 'dot' && /^4\d\d /.test(r.line)),
+          `unexpected refusal at ${r.stage}: ${r.line}`,
+        );
+      assert.equal(child.exitCode, null, 'mxpress died on a full disk');
+      t.diagnostic(`${acked.size} messages of ~31 KB acknowledged before the disk filled`);
+      t.diagnostic(`refusals: ${refusals.map((r) => `${r.stage}: ${r.line}`).join(' | ')}`);
+
+      // Free space: the same running server takes mail again (free space is sampled every second).
+      rmSync(filler);
+      const freedAt = Date.now();
+      let recovered = false;
+      while (!recovered && Date.now() - freedAt < 15_000) {
+        const more: Refusal[] = [];
+        const before = acked.size;
+        await fill(port, `after${Date.now()}`, acked, more, 1);
+        recovered = acked.size > before;
+        if (!recovered) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.ok(recovered, 'no mail accepted within 15 s of freeing space');
+      t.diagnostic(`mail accepted again ${Date.now() - freedAt} ms after the filler was deleted`);
+
+      const exited = new Promise((resolve) => child?.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+      child = undefined;
+      const spool = createSqliteSpool({ dataDir, inProcess: true });
+      await spool.open();
+      try {
+        for (const [id, marker] of acked) {
+          assert.ok(await spool.getMessage(id), `acknowledged message ${id} (${marker}) is missing`);
+          const body = Buffer.from(await spool.readBody(id)).toString('latin1');
+          assert.ok(
+            body.includes(`Subject: ${marker}\r\n`) && body.endsWith(`end ${marker}\r\n`),
+            `body of ${id} differs`,
+          );
+        }
+      } finally {
+        await spool.close();
+      }
+      t.diagnostic(`all ${acked.size} acknowledged messages found intact in the spool`);
+    } finally {
+      if (child) {
+        const exited = new Promise((resolve) => child?.once('exit', resolve));
+        child.kill('SIGKILL');
+        await exited;
+      }
+      if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
+      rmSync(mountDir, { recursive: true, force: true });
+      rmSync(configFile, { force: true });
+    }
+  });
+});
