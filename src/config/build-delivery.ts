@@ -188,6 +188,7 @@ export function buildDelivery(
     ipv6: d.ipv6 ?? DEFAULT_DELIVERY.ipv6,
     dkim: buildDkim(d.dkim, ctx, issues),
     tls: buildTlsRules(d.tls, ctx, issues),
+    mtaSts: d.mtaSts ?? DEFAULT_DELIVERY.mtaSts,
   };
   if (delivery.delayWarningAfterMs > 0 && delivery.delayWarningAfterMs >= delivery.maxQueueTimeMs) {
     issues.push({

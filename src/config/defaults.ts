@@ -74,6 +74,8 @@ export const DEFAULT_DELIVERY: DeliveryConfig = {
   delayWarningAfterMs: 0,
   ipv6: true,
   dkim: [],
+  tls: [],
+  mtaSts: true,
 };
 
 /** Values a shaping rule gets for the keys it leaves out. */

@@ -82,6 +82,8 @@ function delivery(d: DeliveryConfig, secret: Redact): Record<string, unknown> {
     delayWarningAfter: formatDuration(d.delayWarningAfterMs),
     ipv6: d.ipv6,
     dkim: d.dkim.map((k) => ({ domain: k.domain, selector: k.selector, privateKeyFile: k.privateKeyFile })),
+    tls: d.tls.map((r) => ({ match: r.match, policy: r.policy })),
+    mtaSts: d.mtaSts,
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * The `delivery` section of the config file: MX port, retries, shaping rules, relay
- * routes, SMTP client timeouts, IPv6, DKIM keys and outbound TLS rules.
+ * routes, SMTP client timeouts, IPv6, DKIM keys, outbound TLS rules and MTA-STS.
  *
  * Shapes for schema.ts plus the single-value parsers only this section uses
  * (domain patterns, relay hosts, DKIM selectors). Values come out converted (ms,
@@ -175,6 +175,7 @@ export const deliveryShape = {
   ipv6: opt(parseBoolean),
   dkim: list(z.strictObject(dkimShape), 1000),
   tls: list(z.strictObject(tlsRuleShape), 1000),
+  mtaSts: opt(parseBoolean),
 };
 
 /** Known keys by object path, for typo suggestions (see schema.ts). */

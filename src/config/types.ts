@@ -190,8 +190,10 @@ export interface DeliveryConfig {
   readonly ipv6: boolean;
   /** DKIM keys; several keys for one domain all sign. */
   readonly dkim: readonly DkimKeyConfig[];
-  /** TLS policy rules for direct delivery, first match wins; `may` when none matches (absent: none). */
-  readonly tls?: readonly TlsRule[];
+  /** TLS policy rules for direct delivery, first match wins; `may` when none matches. */
+  readonly tls: readonly TlsRule[];
+  /** Look up and apply recipient domains' MTA-STS policies (RFC 8461). */
+  readonly mtaSts: boolean;
 }
 
 export interface WebhookConfig {

@@ -17,6 +17,8 @@ import type { DeliveryJob } from '../delivery/job.ts';
 import { DEFAULT_SHAPING } from '../delivery/router.ts';
 import { openSmtpConnection } from '../delivery/smtp-client/index.ts';
 import type { OutboundTransaction } from '../delivery/smtp-client/types.ts';
+import { httpsPolicyFetcher, MtaStsPolicies } from '../delivery/tls-policy/mta-sts.ts';
+import { TlsReportStore } from '../delivery/tls-policy/tls-report.ts';
 import type { DeliveryReport } from '../queue/reports.ts';
 import { Scheduler, type SchedulerDeps } from '../queue/scheduler.ts';
 
@@ -24,6 +26,8 @@ export interface DeliverySide {
   readonly scheduler: Scheduler;
   readonly engine: DeliveryEngine;
   readonly owner: string;
+  /** TLS-RPT counts per policy domain (RFC 8460), for the API. */
+  readonly tlsReports: TlsReportStore;
   stop(timeoutMs: number): Promise<void>;
 }
 
@@ -68,6 +72,11 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     };
   };
 
+  const tlsReports = new TlsReportStore();
+  const mtaSts = delivery.mtaSts
+    ? new MtaStsPolicies({ resolver, fetch: httpsPolicyFetcher({ resolver }) })
+    : undefined;
+
   const engine = new DeliveryEngine({
     resolver,
     localHostname: config.hostname,
@@ -75,7 +84,9 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     ipv6: delivery.ipv6,
     shaping: [...delivery.shaping, DEFAULT_SHAPING],
     routes: delivery.routes,
-    tlsRules: delivery.tls ?? [],
+    tlsRules: delivery.tls,
+    ...(mtaSts ? { mtaSts } : {}),
+    tlsReports,
     ...(delivery.timeouts ? { timeouts: delivery.timeouts } : {}),
     idleConnectionMs: delivery.idleConnectionMs,
     connect: openSmtpConnection,
@@ -100,6 +111,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     scheduler,
     engine,
     owner,
+    tlsReports,
     async stop(timeoutMs) {
       await scheduler.stop(timeoutMs);
       await engine.close();

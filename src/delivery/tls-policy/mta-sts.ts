@@ -143,6 +143,8 @@ function txtAdapter(resolver: Resolver) {
 export class MtaStsPolicies {
   #options: MtaStsOptions;
   #cache = new Map<string, StsPolicy>();
+  /** Lookups under way, so concurrent jobs for one domain share one fetch. */
+  #pending = new Map<string, Promise<StsLookup>>();
   #now: () => number;
 
   constructor(options: MtaStsOptions) {
@@ -154,6 +156,14 @@ export class MtaStsPolicies {
   async lookup(domain: string): Promise<StsLookup> {
     const name = domain.toLowerCase().replace(/\.$/, '');
     if (name.startsWith('[')) return { kind: 'none' };
+    const pending = this.#pending.get(name);
+    if (pending) return pending;
+    const lookup = this.#lookup(name).finally(() => this.#pending.delete(name));
+    this.#pending.set(name, lookup);
+    return lookup;
+  }
+
+  async #lookup(name: string): Promise<StsLookup> {
     const cached = this.#cache.get(name);
     const valid = cached && cached.expiresAt > this.#now() ? cached : undefined;
     let id: string | false;
