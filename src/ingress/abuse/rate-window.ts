@@ -3,13 +3,14 @@
  *
  * Each key keeps two fixed buckets (the current window and the one before); the
  * count "in the last window" is the current bucket plus the previous one weighted
- * by how much of it still overlaps the sliding window. That is an estimate with
- * O(1) memory per key: an estimate (it assumes the previous bucket's events were
- * spread evenly), good enough for abuse limits. Keys are client IPs, user names and addresses: UNTRUSTED
- * and unbounded in number, so the map holds at most `maxKeys`, evicting the least
- * recently used (an evicted key starts again from zero, which only ever lets a
- * client through, never blocks one wrongly). Pure: time comes from the injected
- * clock; no timers, no I/O, nothing throws for any key.
+ * by how much of it still overlaps the sliding window, rounded up. That is an
+ * estimate in O(1) memory per key (it assumes the previous bucket's events were
+ * spread evenly), erring towards counting too many: good enough for abuse limits.
+ * Keys are client IPs, user names and addresses: UNTRUSTED and unbounded in
+ * number, so the map holds at most `maxKeys`, evicting the least recently used (an
+ * evicted key starts again from zero, which only lets a client through, never
+ * blocks one wrongly). Pure: time comes from the injected clock; no timers, no
+ * I/O, nothing throws for any key.
  */
 
 export type Clock = () => number;
