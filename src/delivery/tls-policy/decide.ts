@@ -101,7 +101,8 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
   }
   return {
     kind: 'deliver',
-    tls: configured === 'none' ? 'none' : 'verify',
+    // The recipient's published policy wins over a local `none`/`may`/`encrypt` rule (RFC 8461 5).
+    tls: 'verify',
     targets: allowed,
     keySuffix: `:sts=${domain}`,
     finish: (outcomes) => requiredTlsReply(outcomes, 'verify', `MTA-STS policy of ${domain} (enforce)`),

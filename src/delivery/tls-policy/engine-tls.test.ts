@@ -46,6 +46,7 @@ function zone(): Zone {
     z[`mta-sts.${domain}`] = { a: [POLICY_IP] };
   };
   sts('sts-ok.test', 'sink.test');
+  sts('sts-override.test', 'sink.test');
   sts('sts-mismatch.test', 'mx.tls.test');
   sts('sts-notls.test', 'mx.plain.test');
   sts('sts-testing.test', 'mx.plain.test');
@@ -62,6 +63,7 @@ const RULES: TlsRule[] = [
   { match: 'good.test', policy: 'verify' },
   { match: 'tls.test', policy: 'verify' },
   { match: 'tlsnone.test', policy: 'none' },
+  { match: 'sts-override.test', policy: 'none' },
 ];
 
 const BODY = Buffer.from('Subject: tls test\r\n\r\nhello\r\n');
@@ -105,6 +107,7 @@ describe('outbound TLS policy and MTA-STS', () => {
     plainSink = await startSmtpSink({ host: PLAIN_IP, port: tlsSink.port });
     policies = await startPolicyServer(POLICY_IP, {
       'sts-ok.test': policy('enforce', 'sink.test'),
+      'sts-override.test': policy('enforce', 'sink.test'),
       'sts-mismatch.test': policy('enforce', 'mx.elsewhere.test'),
       'sts-notls.test': policy('enforce', '*.plain.test'),
       'sts-testing.test': policy('testing', 'mx.elsewhere.test'),
@@ -201,6 +204,13 @@ describe('outbound TLS policy and MTA-STS', () => {
     assert.equal(r?.totalFailureSessionCount, 0);
     assert.deepEqual(r?.mxHosts, ['sink.test']);
     assert.ok(r?.policyStrings?.includes('mode: enforce'));
+  });
+
+  test('MTA-STS enforce wins over a local `none` rule: the session is TLS, verified', async () => {
+    const o = await deliver('sts-override.test');
+    assert.equal(o.kind, 'delivered', o.reply.text);
+    assert.equal(received(tlsSink, o)?.tls, true);
+    assert.equal(report('sts-override.test')?.totalSuccessfulSessionCount, 1);
   });
 
   test('MTA-STS enforce: no MX allowed by the policy defers at once with 4.7.5', async () => {

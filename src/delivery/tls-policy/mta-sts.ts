@@ -168,7 +168,7 @@ export class MtaStsPolicies {
     const valid = cached && cached.expiresAt > this.#now() ? cached : undefined;
     let id: string | false;
     try {
-      id = await resolvePolicy(name, { resolver: txtAdapter(this.#options.resolver) } as never);
+      id = await resolvePolicy(name, { resolver: txtAdapter(this.#options.resolver) });
     } catch (error) {
       // DNS trouble: a valid cached policy still applies (RFC 8461 5.1).
       if (valid) return { kind: 'policy', policy: valid, cached: true };
