@@ -138,8 +138,9 @@ describe('overload', () => {
         smtp: {
           ...c.smtp,
           // Several attackers on a few addresses: the per-client cap is raised so the
-          // total, not the per-address cap, is what the idle connections press on.
-          limits: { ...c.smtp.limits, maxConnectionsPerClient: 400 },
+          // total, not the per-address cap, is what the idle connections press on, and
+          // the total is set to exactly the number of idle connections: they fill it.
+          limits: { ...c.smtp.limits, maxConnections: IDLE_CONNECTIONS, maxConnectionsPerClient: 400 },
         },
         delivery: { ...c.delivery, shaping: [{ match: '*', ...DEFAULT_SHAPING_RULE, maxConnections: 8 }] },
       }),
@@ -151,7 +152,7 @@ describe('overload', () => {
     await dns.close();
   });
 
-  it('accepts a well-behaved client while 1,500 idle connections are open', async (t) => {
+  it('accepts a well-behaved client while 1,500 idle connections fill maxConnections', async (t) => {
     const limit = openFilesLimit();
     if (limit < 2 * IDLE_CONNECTIONS + 500) {
       t.skip(`ulimit -n is ${limit}; this test needs ${2 * IDLE_CONNECTIONS + 500} descriptors`);
@@ -169,6 +170,10 @@ describe('overload', () => {
         sockets.push(...batch);
       }
       const openMs = Date.now() - openedAt;
+      let cut = 0;
+      for (const s of sockets) s.once('close', () => cut++);
+      // The idle connections have been idle for a while before the polite client comes.
+      await new Promise((resolve) => setTimeout(resolve, 1500));
 
       const started = Date.now();
       const [id] = await send(server.port, () => 'user@fast.test', 1, 'polite');
@@ -177,7 +182,7 @@ describe('overload', () => {
       assert.ok(acceptMs < 5000, `the well-behaved client waited ${acceptMs} ms`);
       await allDelivered(server, [id], 15_000);
       t.diagnostic(
-        `${sockets.length} idle connections opened in ${openMs} ms; a polite client was accepted in ${acceptMs} ms and delivered`,
+        `${sockets.length} idle connections opened in ${openMs} ms; a polite client was accepted in ${acceptMs} ms and delivered; the server had closed ${cut} idle ones by then`,
       );
     } finally {
       for (const s of sockets) s.destroy();

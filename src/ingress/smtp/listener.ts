@@ -5,6 +5,14 @@
  * per-client connection caps before a session exists (421 4.7.0 and close), and
  * hands each socket to an SmtpSession. `close()` stops accepting; `drain()` waits
  * for sessions to end up to a deadline, then closes the rest with 421.
+ *
+ * Under pressure (open sessions at or above 80% of `maxConnections`) every new
+ * connection first sheds the session that has been idle longest between commands
+ * (no transaction, nothing pending, quiet for at least 1 s) with 421 4.7.0; the
+ * shed session stops counting at once. So idle connections (slowloris) cannot lock
+ * out clients that talk: a full server still admits a newcomer when it could shed
+ * an idle one. Sessions inside a transaction are never shed; when nothing is
+ * sheddable the cap holds and the newcomer gets the 421.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -23,14 +31,38 @@ export interface SmtpListener {
   drain(timeoutMs: number): Promise<void>;
 }
 
+/** Share of maxConnections above which idle sessions are shed for newcomers. */
+const PRESSURE_SHARE = 0.8;
+/** Only sessions quiet at least this long are shed. */
+const SHED_MIN_IDLE_MS = 1000;
+
 export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> {
   const sessions = new Map<Socket, SmtpSession>();
+  const releases = new Map<Socket, () => void>();
   const perClient = new Map<string, number>();
   const limits = env.limits;
   const hostname = env.hostname;
 
+  /** Closes the longest-idle session between commands; true when one was shed. */
+  const shedIdle = (): boolean => {
+    const now = Date.now();
+    let oldest: [Socket, SmtpSession] | undefined;
+    for (const entry of sessions) {
+      const session = entry[1];
+      if (!session.idle || now - session.lastActiveAt < SHED_MIN_IDLE_MS) continue;
+      if (!oldest || session.lastActiveAt < oldest[1].lastActiveAt) oldest = entry;
+    }
+    if (!oldest) return false;
+    const [socket, session] = oldest;
+    session.closeWith(421, '4.7.0', `${hostname} Error: too many connections, idle session closed`);
+    releases.get(socket)?.();
+    return true;
+  };
+
   const onSocket = (socket: Socket): void => {
     const ip = normalizeIp(socket.remoteAddress ?? '');
+    if (sessions.size >= limits.maxConnections * PRESSURE_SHARE && shedIdle())
+      env.log('warn', 'connection pressure: shed an idle session', { open: sessions.size });
     const count = perClient.get(ip) ?? 0;
     if (sessions.size >= limits.maxConnections) {
       refuse(socket, `${hostname} Error: too many connections, try again later`);
@@ -47,11 +79,13 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
       if (released) return;
       released = true;
       sessions.delete(socket);
+      releases.delete(socket);
       const left = (perClient.get(ip) ?? 1) - 1;
       if (left <= 0) perClient.delete(ip);
       else perClient.set(ip, left);
     };
     socket.once('close', release);
+    releases.set(socket, release);
     sessions.set(socket, new SmtpSession(socket, env, release));
   };
 

@@ -53,6 +53,7 @@ export class SmtpSession {
   #busy = false;
   #discardingLongLine = false;
   #idleTimer: NodeJS.Timeout | undefined;
+  #lastActiveAt = Date.now();
   #sessionTimer: NodeJS.Timeout | undefined;
   #onClose: () => void;
 
@@ -137,6 +138,11 @@ export class SmtpSession {
     return this.phase === 'command' && !this.#busy && this.tx === undefined && this.#input.length === 0;
   }
 
+  /** Epoch ms of the last client bytes or finished work (the client's turn since): the listener sheds the longest-idle under pressure. */
+  get lastActiveAt(): number {
+    return this.#lastActiveAt;
+  }
+
   /** True when more client bytes are already waiting: used to refuse improper pipelining. */
   get hasPendingInput(): boolean {
     return this.#input.length > 0;
@@ -212,6 +218,7 @@ export class SmtpSession {
   }
 
   #touch(): void {
+    this.#lastActiveAt = Date.now();
     if (this.#idleTimer) {
       // refresh() re-arms the same timer: cheaper than a new one per packet.
       this.#idleTimer.refresh();
