@@ -103,8 +103,17 @@ describe('outbound TLS policy and MTA-STS', () => {
 
   before(async () => {
     dns = await startDnsServer({ zone: zone() });
-    tlsSink = await startSmtpSink({ host: TLS_IP, script: { tls: testTlsCredentials() } });
-    plainSink = await startSmtpSink({ host: PLAIN_IP, port: tlsSink.port });
+    // Both sinks share one port (the engine has one MX port); retry if it is taken on the second address.
+    for (let attempt = 0; ; attempt++) {
+      tlsSink = await startSmtpSink({ host: TLS_IP, script: { tls: testTlsCredentials() } });
+      try {
+        plainSink = await startSmtpSink({ host: PLAIN_IP, port: tlsSink.port });
+        break;
+      } catch (error) {
+        await tlsSink.close();
+        if (attempt >= 5) throw error;
+      }
+    }
     policies = await startPolicyServer(POLICY_IP, {
       'sts-ok.test': policy('enforce', 'sink.test'),
       'sts-override.test': policy('enforce', 'sink.test'),
