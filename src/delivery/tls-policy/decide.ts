@@ -26,7 +26,10 @@ export type TlsDecision =
       readonly kind: 'deliver';
       readonly tls: TlsPolicy;
       readonly targets: readonly ConnectTarget[];
-      /** Appended to the destination key ('' for the default policy without MTA-STS). */
+      /**
+       * Appended to the destination key ('' for the default policy without MTA-STS). MTA-STS
+       * domains get their own destination per policy id, so its recorder sees the current policy.
+       */
       readonly keySuffix: string;
       /** Wraps the destination's connect to record TLS-RPT results (MTA-STS domains only). */
       readonly wrapConnect?: (connect: Connect) => Connect;
@@ -78,7 +81,7 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
   if (policy.mode === 'testing') {
     return {
       ...plain,
-      keySuffix: `${plain.keySuffix}:sts-testing=${domain}`,
+      keySuffix: `${plain.keySuffix}:sts-testing=${domain}/${policy.id}`,
       sts: 'testing',
       ...(wrapConnect ? { wrapConnect } : {}),
     };
@@ -104,7 +107,7 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
     // The recipient's published policy wins over a local `none`/`may`/`encrypt` rule (RFC 8461 5).
     tls: 'verify',
     targets: allowed,
-    keySuffix: `:sts=${domain}`,
+    keySuffix: `:sts=${domain}/${policy.id}`,
     finish: (outcomes) => requiredTlsReply(outcomes, 'verify', `MTA-STS policy of ${domain} (enforce)`),
     sts: 'enforce',
     ...(wrapConnect ? { wrapConnect } : {}),
