@@ -15,6 +15,7 @@ import { type DeliveryLab, startDeliveryLab } from '../../../../test/harness/del
 import { main } from '../main.ts';
 import { fakeIo } from '../test-helpers.ts';
 import { ComposeProblem, fillTemplate, parseCsv } from './send/compose.ts';
+import { progressLine, Verdicts } from './send/watch.ts';
 
 describe('send CSV and templates', () => {
   it('parses quoted fields, escaped quotes, CRLF and blank lines', () => {
@@ -35,6 +36,54 @@ describe('send CSV and templates', () => {
       () => fillTemplate('{{nope}}', {}, 'row 2'),
       (e: unknown) => e instanceof ComposeProblem && /row 2.*nope/.test(e.message),
     );
+  });
+});
+
+describe('send verdict tracking', () => {
+  it('keeps final statuses, fills a missing reply, ignores unknown recipients and junk', () => {
+    const v = new Verdicts();
+    v.add('m1', 'a@x.test');
+    v.add('m1', 'b@x.test');
+    const attempt = { reply: { code: 250, enhanced: '2.0.0', text: 'Ok' } };
+    assert.equal(
+      v.applyMessage('m1', {
+        recipients: [{ address: 'a@x.test', status: 'delivered', attempts: [attempt] }],
+      }),
+      true,
+    );
+    assert.equal(
+      v.applyEvent(JSON.stringify({ type: 'deferred', messageId: 'm1', recipient: 'a@x.test' })),
+      false,
+    );
+    assert.equal(
+      v.applyEvent(JSON.stringify({ type: 'delivered', messageId: 'm9', recipient: 'a@x.test' })),
+      false,
+    );
+    assert.equal(v.applyEvent('not json'), false);
+    assert.equal(
+      v.applyEvent(JSON.stringify({ type: 'bounced', messageId: 'm1', recipient: 'b@x.test' })),
+      true,
+    );
+    assert.equal(
+      v.applyEvent(
+        JSON.stringify({
+          type: 'bounced',
+          messageId: 'm1',
+          recipient: 'b@x.test',
+          reply: { code: 550, text: 'gone\x1b[2J' },
+        }),
+      ),
+      true,
+    );
+    assert.deepEqual(
+      v.all().map((s) => [s.address, s.status, s.reply]),
+      [
+        ['a@x.test', 'delivered', '250 2.0.0 Ok'],
+        ['b@x.test', 'bounced', '550 gone [2J'],
+      ],
+    );
+    assert.equal(v.done(), true);
+    assert.match(progressLine(v, 10), /^\[#{10}\] 2\/2 {2}delivered 1 {2}deferred 0 {2}bounced 1$/);
   });
 });
 

@@ -38,7 +38,13 @@ interface OutcomeEvent {
 }
 
 interface MessageRead {
-  recipients?: { address?: unknown; status?: unknown; lastResponse?: unknown; lastErrorCode?: unknown }[];
+  recipients?: {
+    address?: unknown;
+    status?: unknown;
+    lastResponse?: unknown;
+    lastErrorCode?: unknown;
+    attempts?: { reply?: unknown; errorCode?: unknown }[];
+  }[];
 }
 
 export class Verdicts {
@@ -51,7 +57,13 @@ export class Verdicts {
   #set(messageId: unknown, address: unknown, status: string, reply: string): boolean {
     if (typeof messageId !== 'string' || typeof address !== 'string') return false;
     const state = this.#states.get(`${messageId}\0${address}`);
-    if (state === undefined || FINAL.has(state.status)) return false;
+    if (state === undefined) return false;
+    if (FINAL.has(state.status)) {
+      // A final status stays; only a reply it arrived without may be filled in.
+      if (state.status !== status || state.reply !== '' || reply === '') return false;
+      state.reply = reply;
+      return true;
+    }
     if (state.status === status && (reply === '' || state.reply === reply)) return false;
     state.status = status;
     if (reply !== '') state.reply = reply;
@@ -80,7 +92,9 @@ export class Verdicts {
     let changed = false;
     for (const r of view.recipients ?? []) {
       if (typeof r.status !== 'string') continue;
-      const reply = replyText(r.lastResponse) || clean(r.lastErrorCode, 200);
+      const last = Array.isArray(r.attempts) ? r.attempts.at(-1) : undefined;
+      const reply =
+        replyText(r.lastResponse) || replyText(last?.reply) || clean(r.lastErrorCode ?? last?.errorCode, 200);
       changed = this.#set(messageId, r.address, clean(r.status, 20), reply) || changed;
     }
     return changed;
