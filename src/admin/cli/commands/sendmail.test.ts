@@ -87,6 +87,9 @@ describe('sendmail flags', () => {
       smtp: '[::1]:25',
     });
     assert.equal(parseSendmailArgs(['-f', '<>']).sender, '');
+    // How Debian's cron runs it.
+    const cron = parseSendmailArgs(['-FCronDaemon', '-i', '-B8BITMIME', '-oem', 'ops@x.test']);
+    assert.deepEqual([cron.fullName, cron.ignoreDots, cron.recipients], ['CronDaemon', true, ['ops@x.test']]);
     assert.throws(() => parseSendmailArgs(['-bs']), /not supported/);
     assert.throws(() => parseSendmailArgs(['-Z']), /unknown flag -Z/);
     assert.throws(() => parseSendmailArgs(['-f']), /-f needs a value/);
