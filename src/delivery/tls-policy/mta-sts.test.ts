@@ -87,22 +87,32 @@ describe('MtaStsPolicies', () => {
     assert.equal(kept.kind === 'policy' && kept.policy.id, 'two');
   });
 
-  test('without a cached policy: no record is none, trouble is an error, a bad policy is invalid', async () => {
+  test('without a cached policy: no record is none, trouble is an error (not retried at once), a bad policy is invalid', async () => {
     served = ENFORCE;
     dns.setZone({
       '_mta-sts.n.test': { rcode: 'SERVFAIL' },
       '_mta-sts.m.test': { txt: [['v=STSv1; id=1']] },
+      '_mta-sts.k.test': { txt: [['v=STSv1; id=1']] },
     });
     assert.deepEqual(await sts.lookup('none.test'), { kind: 'none' });
     assert.deepEqual(await sts.lookup('[127.0.0.1]'), { kind: 'none' });
     const dnsTrouble = await sts.lookup('n.test');
     assert.equal(dnsTrouble.kind === 'error' && dnsTrouble.reason, 'fetch');
     served = new Error('no route');
+    const before = fetches;
     const fetchTrouble = await sts.lookup('m.test');
     assert.equal(fetchTrouble.kind === 'error' && fetchTrouble.reason, 'fetch');
     served = 'version: STSv1\nmode: enforce\nmax_age: 600\n';
-    const invalid = await sts.lookup('m.test');
+    const invalid = await sts.lookup('k.test');
     assert.equal(invalid.kind === 'error' && invalid.reason, 'invalid', 'enforce without mx lines');
+    assert.equal(fetches, before + 2);
+    // A failed policy id is not fetched again for a while; after that it is.
+    served = ENFORCE;
+    assert.equal((await sts.lookup('m.test')).kind, 'error');
+    assert.equal(fetches, before + 2);
+    clock += 300_001;
+    assert.equal((await sts.lookup('m.test')).kind, 'policy');
+    assert.equal(fetches, before + 3);
   });
 });
 

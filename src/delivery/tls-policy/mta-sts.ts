@@ -12,7 +12,9 @@
  * `lookup()` never rejects: it answers `none` (no policy), `policy` (a fresh or
  * cached one) or `error` (a TXT record exists but the policy could not be fetched
  * or parsed, and nothing valid is cached: RFC 8461 5.1 says deliver as if there
- * were no policy, and TLS-RPT reports it). Cache: at most `maxEntries` domains.
+ * were no policy, and TLS-RPT reports it). Cache: at most `maxEntries` domains; a
+ * policy id whose fetch failed is not fetched again for `retryAfterErrorMs`, and
+ * concurrent lookups of one domain share one fetch.
  */
 import https from 'node:https';
 import { parsePolicy, resolvePolicy, validateMx } from 'mailauth/lib/mta-sts.js';
@@ -126,6 +128,8 @@ export interface MtaStsOptions {
   readonly maxEntries?: number;
   /** Longest max_age honoured (RFC 8461 3.2: 31557600 s). */
   readonly maxAgeCapSeconds?: number;
+  /** After a failed fetch, the same policy id is not fetched again for this long (default 5 min). */
+  readonly retryAfterErrorMs?: number;
 }
 
 /** A Node-style TXT resolver on top of ours, in the shape mailauth calls. */
@@ -145,6 +149,8 @@ export class MtaStsPolicies {
   #cache = new Map<string, StsPolicy>();
   /** Lookups under way, so concurrent jobs for one domain share one fetch. */
   #pending = new Map<string, Promise<StsLookup>>();
+  /** Recent fetch failures by domain, so a broken policy host is not asked for every message. */
+  #failures = new Map<string, { id: string; until: number; lookup: StsLookup }>();
   #now: () => number;
 
   constructor(options: MtaStsOptions) {
@@ -179,21 +185,23 @@ export class MtaStsPolicies {
       return { kind: 'none' };
     }
     if (valid && valid.id === id) return { kind: 'policy', policy: valid, cached: true };
+    const failed = this.#failures.get(name);
+    if (failed && failed.id === id && failed.until > this.#now())
+      return valid ? { kind: 'policy', policy: valid, cached: true } : failed.lookup;
     let body: string;
     try {
       body = await this.#options.fetch(name);
     } catch (error) {
-      if (valid) return { kind: 'policy', policy: valid, cached: true };
       const reason = error instanceof PolicyFetchError ? error.reason : 'fetch';
-      return { kind: 'error', reason, message: messageOf(error) };
+      return this.#failed(name, id, valid, { kind: 'error', reason, message: messageOf(error) });
     }
     let parsed: ReturnType<typeof parsePolicy>;
     try {
       parsed = parsePolicy(body);
     } catch (error) {
-      if (valid) return { kind: 'policy', policy: valid, cached: true };
-      return { kind: 'error', reason: 'invalid', message: messageOf(error) };
+      return this.#failed(name, id, valid, { kind: 'error', reason: 'invalid', message: messageOf(error) });
     }
+    this.#failures.delete(name);
     const cap = this.#options.maxAgeCapSeconds ?? 31_557_600;
     const maxAgeSeconds = Math.min(parsed.maxAge ?? 0, cap);
     const policy: StsPolicy = {
@@ -215,6 +223,17 @@ export class MtaStsPolicies {
   /** Forgets a domain's cached policy. */
   forget(domain: string): void {
     this.#cache.delete(domain.toLowerCase());
+  }
+
+  /** Remembers a failed fetch for a while; a valid cached policy still applies (RFC 8461 5.1). */
+  #failed(name: string, id: string, valid: StsPolicy | undefined, lookup: StsLookup): StsLookup {
+    if (this.#failures.size >= (this.#options.maxEntries ?? 10_000)) this.#failures.clear();
+    this.#failures.set(name, {
+      id,
+      until: this.#now() + (this.#options.retryAfterErrorMs ?? 300_000),
+      lookup,
+    });
+    return valid ? { kind: 'policy', policy: valid, cached: true } : lookup;
   }
 
   #remember(name: string, policy: StsPolicy): void {
