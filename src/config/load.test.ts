@@ -65,6 +65,8 @@ describe('defaults', () => {
       delayWarningAfterMs: 0,
       ipv6: true,
       dkim: [],
+      tls: [],
+      mtaSts: true,
     });
     assert.deepEqual(c.feedback, {
       webhooks: [],
