@@ -214,4 +214,35 @@ describe('overload', () => {
       `${floodCount} messages to the slow site accepted in ${acceptedMs} ms; 5 to the fast site delivered in ${fastMs} ms while ${slowArrivedThen}/${floodCount} slow ones had arrived; slow queue drained after ${drainMs} ms`,
     );
   });
+  it('never sheds a session inside a transaction, even when it has been quiet longest', async (t) => {
+    const small = await startTestServer({
+      argv: ['--dns-server', dns.address, '--mx-port', String(fast.port)],
+      mutate: (c) => ({ ...c, smtp: { ...c.smtp, limits: { ...c.smtp.limits, maxConnections: 10 } } }),
+    });
+    const sockets: Socket[] = [];
+    try {
+      // The oldest session is in a transaction (MAIL given), then quiet.
+      const busy = await rawSession(small.port);
+      await busy.expect(220);
+      await busy.command('EHLO app.example', 250);
+      await busy.command('MAIL FROM:<app@example.net>', 250);
+      for (let i = 0; i < 9; i++) sockets.push(await idleConnection(small.port, SOURCES[0]!));
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const [id] = await send(small.port, () => 'late@fast.test', 1, 'late');
+      assert.ok(id, 'the newcomer was not admitted');
+      // The quiet transaction survived and completes.
+      await busy.command('RCPT TO:<kept@fast.test>', 250);
+      await busy.command('DATA', 354);
+      busy.send('Subject: kept\r\n\r\nkept\r\n.\r\n');
+      await busy.expect(250);
+      busy.close();
+      const cut = sockets.filter((s) => s.readableEnded || s.destroyed).length;
+      t.diagnostic(
+        `full server (10): newcomer admitted, the transaction kept, idle sessions closed so far: ${cut}`,
+      );
+    } finally {
+      for (const s of sockets) s.destroy();
+      await small.stop();
+    }
+  });
 });
