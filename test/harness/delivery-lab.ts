@@ -22,7 +22,7 @@ import type { LifecycleEvent } from '../../src/contracts/events.ts';
 import { type DnsServer, startDnsServer, type Zone } from './dns-server.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './mxpress.ts';
 import { rawSession } from './raw-session.ts';
-import { DEFAULT_EXTENSIONS, type SmtpSink, startSmtpSink } from './smtp-sink.ts';
+import { DEFAULT_EXTENSIONS, type SinkScript, type SmtpSink, startSmtpSink } from './smtp-sink.ts';
 
 export interface DeliveryLab {
   readonly dns: DnsServer;
@@ -78,33 +78,45 @@ export function labZone(): Zone {
   return zone;
 }
 
+/**
+ * All sinks share one port on their own addresses. The port is free on 127.0.0.2 when
+ * chosen, but another test may hold it on another address: then start over elsewhere.
+ */
+async function startSinks(): Promise<
+  Record<'ok' | 'hard' | 'soft' | 'drop' | 'dump' | 'relay' | 'seven' | 'nodsn', SmtpSink>
+> {
+  for (let attempt = 1; ; attempt++) {
+    const started: SmtpSink[] = [];
+    try {
+      const ok = await startSmtpSink({ host: '127.0.0.2', port: 0 });
+      started.push(ok);
+      const port = ok.port;
+      const more = async (host: string, script?: SinkScript): Promise<SmtpSink> => {
+        const sink = await startSmtpSink({ host, port, ...(script ? { script } : {}) });
+        started.push(sink);
+        return sink;
+      };
+      const hard = await more('127.0.0.3', { onRcpt: () => '550 5.1.1 No such user here' });
+      const soft = await more('127.0.0.4', { onRcpt: () => '452 4.2.2 Mailbox full, try later' });
+      const drop = await more('127.0.0.6', { hangupAfterDot: true });
+      const dump = await more('127.0.0.7');
+      const relay = await more('127.0.0.8');
+      const seven = await more('127.0.0.9', {
+        extensions: DEFAULT_EXTENSIONS.filter((e) => e !== '8BITMIME'),
+      });
+      const nodsn = await more('127.0.0.11', { extensions: DEFAULT_EXTENSIONS.filter((e) => e !== 'DSN') });
+      return { ok, hard, soft, drop, dump, relay, seven, nodsn };
+    } catch (error) {
+      await Promise.all(started.map((s) => s.close()));
+      if (attempt >= 5 || (error as { code?: string }).code !== 'EADDRINUSE') throw error;
+    }
+  }
+}
+
 export async function startDeliveryLab(options: TestServerOptions = {}): Promise<DeliveryLab> {
   const dns = await startDnsServer({ zone: labZone() });
-  const ok = await startSmtpSink({ host: '127.0.0.2', port: 0 });
+  const { ok, hard, soft, drop, dump, relay, seven, nodsn } = await startSinks();
   const port = ok.port;
-  const hard = await startSmtpSink({
-    host: '127.0.0.3',
-    port,
-    script: { onRcpt: () => '550 5.1.1 No such user here' },
-  });
-  const soft = await startSmtpSink({
-    host: '127.0.0.4',
-    port,
-    script: { onRcpt: () => '452 4.2.2 Mailbox full, try later' },
-  });
-  const drop = await startSmtpSink({ host: '127.0.0.6', port, script: { hangupAfterDot: true } });
-  const dump = await startSmtpSink({ host: '127.0.0.7', port });
-  const relay = await startSmtpSink({ host: '127.0.0.8', port });
-  const seven = await startSmtpSink({
-    host: '127.0.0.9',
-    port,
-    script: { extensions: DEFAULT_EXTENSIONS.filter((e) => e !== '8BITMIME') },
-  });
-  const nodsn = await startSmtpSink({
-    host: '127.0.0.11',
-    port,
-    script: { extensions: DEFAULT_EXTENSIONS.filter((e) => e !== 'DSN') },
-  });
   const server = await startTestServer({
     ...options,
     argv: [
