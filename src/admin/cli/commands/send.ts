@@ -119,6 +119,9 @@ function exitFor(verdicts: Verdicts): number {
   return EXIT.ok;
 }
 
+/** Submissions in flight at once (the server commits concurrent ones in one sync). */
+const SUBMIT_CONCURRENCY = 8;
+
 export const sendCommand: Command = {
   name: 'send',
   summary: 'send a message (or one per CSV row) through the API and wait for the verdicts',
@@ -147,8 +150,17 @@ export const sendCommand: Command = {
       const options = apiOptions(values, io.env);
       const verdicts = new Verdicts();
       const accepted: Accepted[] = [];
-      for (const submission of submissions) {
-        const result = await submit(client, options, submission);
+      // A few submissions at a time: each waits for a durable commit on the server.
+      const results: Accepted[] = new Array(submissions.length);
+      let next = 0;
+      const worker = async (): Promise<void> => {
+        while (next < submissions.length) {
+          const at = next++;
+          results[at] = await submit(client, options, submissions[at]!);
+        }
+      };
+      await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, submissions.length) }, worker));
+      for (const result of results) {
         accepted.push(result);
         for (const address of result.recipients) verdicts.add(result.id, address);
         for (const r of result.refused) {

@@ -16,9 +16,10 @@ import { clean, replyText } from '../api-common.ts';
 
 export const FINAL = new Set(['delivered', 'bounced', 'expired', 'suppressed', 'cancelled', 'refused']);
 const OUTCOME_TYPES = 'delivered,deferred,bounced,expired,suppressed,cancelled';
-const RECHECK_MS = 3_000;
+const RECHECK_MS = 1_000;
+const RECHECK_CONCURRENCY = 8;
 /** Messages read per recheck round (the stream does the rest). */
-const RECHECK_BATCH = 50;
+const RECHECK_BATCH = 2_000;
 
 export interface RecipientState {
   readonly messageId: string;
@@ -168,20 +169,20 @@ export async function waitForVerdicts(
   };
   const recheck = async (): Promise<void> => {
     while (!stop.signal.aborted) {
-      for (const id of verdicts.unfinishedMessages().slice(0, RECHECK_BATCH)) {
-        if (stop.signal.aborted) return;
-        try {
-          if (
-            verdicts.applyMessage(
-              id,
-              await client.getJson<MessageRead>(`/api/v1/messages/${encodeURIComponent(id)}`),
-            )
-          )
-            changed();
-        } catch {
-          // Unreachable for a moment: the next round tries again, the time limit still holds.
+      // Verdicts reached before the stream connected are only found by reading the
+      // messages: read every unfinished one, a few requests at a time.
+      const ids = verdicts.unfinishedMessages().slice(0, RECHECK_BATCH);
+      const readOne = async (): Promise<void> => {
+        for (let id = ids.shift(); id !== undefined && !stop.signal.aborted; id = ids.shift()) {
+          try {
+            const view = await client.getJson<MessageRead>(`/api/v1/messages/${encodeURIComponent(id)}`);
+            if (verdicts.applyMessage(id, view)) changed();
+          } catch {
+            // Unreachable for a moment: the next round tries again, the time limit still holds.
+          }
         }
-      }
+      };
+      await Promise.all(Array.from({ length: RECHECK_CONCURRENCY }, readOne));
       await delay(RECHECK_MS, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   };
