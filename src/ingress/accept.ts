@@ -16,6 +16,7 @@ import type { EventSink, LifecycleEvent, ReceivedEvent } from '../contracts/even
 import type { NewMessage, Spool } from '../contracts/spool.ts';
 import { MxError, toMxError } from '../protocol/errors.ts';
 import { scanHeaders } from '../protocol/header-scan.ts';
+import { mimeDepth } from '../protocol/mime-depth.ts';
 import { newQueueId } from '../runtime/ids.ts';
 
 export interface AcceptInput {
@@ -61,6 +62,7 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
           message: 'No valid recipients',
         });
       }
+      refuseMimeBombs(input.content);
       const receivedAt = now();
       const id = newQueueId(receivedAt);
       const head = input.content[0] ?? Buffer.alloc(0);
@@ -149,4 +151,27 @@ export function rfc5322Date(epochMs: number): string {
   const d = new Date(epochMs);
   const pad = (n: number): string => String(n).padStart(2, '0');
   return `${DAYS[d.getUTCDay()]}, ${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+/** Deepest MIME nesting accepted (multipart and message/rfc822 levels); real mail rarely passes 5. */
+export const MAX_MIME_DEPTH = 50;
+
+/** Refuses messages whose MIME parts nest past MAX_MIME_DEPTH (a "MIME bomb"). */
+function refuseMimeBombs(content: readonly Buffer[]): void {
+  const head = content[0];
+  if (!head) return;
+  // Only a multipart (or message/*) top level can nest; most mail is skipped here without a copy.
+  if (
+    !/multipart\/|message\/(?:rfc822|global)/i.test(head.toString('latin1', 0, Math.min(head.length, 65536)))
+  )
+    return;
+  const whole = content.length === 1 ? head : Buffer.concat(content);
+  if (mimeDepth(whole, MAX_MIME_DEPTH).exceeded) {
+    throw new MxError({
+      code: 'MIME_TOO_DEEP',
+      smtpCode: 554,
+      enhancedCode: '5.6.0',
+      message: `Message refused: MIME parts nest deeper than ${MAX_MIME_DEPTH} levels`,
+    });
+  }
 }

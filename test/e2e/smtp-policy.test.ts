@@ -323,3 +323,37 @@ describe('spool space', () => {
     s.close();
   });
 });
+
+describe('MIME bombs', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({ argv: ['--dns-server', '127.0.0.1:9'] });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('refuses a message whose MIME parts nest too deeply, and takes a normal multipart one', async () => {
+    let body = 'Content-Type: text/plain\r\n\r\ninnermost\r\n';
+    for (let i = 200; i >= 1; i--) {
+      body = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${body}--b${i}--\r\n`;
+    }
+    const s = await rawSession(server.port);
+    await s.expect(220);
+    await s.command('EHLO client.example', 250);
+    await s.command('MAIL FROM:<a@example.net>', 250);
+    await s.command('RCPT TO:<b@example.org>', 250);
+    await s.command('DATA', 354);
+    s.send(`Subject: bomb\r\nMIME-Version: 1.0\r\n${body}`);
+    const refused = await s.command('.', 554);
+    assert.match(refused[0]!, /^554 5\.6\.0 .*nest/);
+    await s.command('MAIL FROM:<a@example.net>', 250);
+    await s.command('RCPT TO:<b@example.org>', 250);
+    await s.command('DATA', 354);
+    s.send(
+      'Subject: fine\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n',
+    );
+    await s.command('.', 250);
+    s.close();
+  });
+});
