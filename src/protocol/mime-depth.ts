@@ -58,7 +58,7 @@ export function mimeDepth(message: Buffer, limit: number): MimeDepthResult {
       continue;
     }
     // In a body: only delimiter lines ("--boundary" or "--boundary--") matter.
-    const next = text.indexOf('\r\n--', at - 2 < 0 ? 0 : at - 2);
+    const next = text.indexOf('\r\n--', Math.max(0, at - 2));
     if (next < 0) break;
     const lineStart = next + 2;
     const lineEnd = text.indexOf('\r\n', lineStart);
