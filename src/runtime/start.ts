@@ -208,6 +208,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     subscribe: (listener) => events.subscribe(listener),
     publish: (stored) => events.publish(stored),
     classificationRules: config.feedback?.classification ?? [],
+    tlsReports: () => delivery.tlsReports.snapshot(),
     suppression: feedback.suppression,
     webhooks: feedback.webhooks,
     metrics: feedback.metrics,

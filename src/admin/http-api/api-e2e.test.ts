@@ -242,6 +242,9 @@ describe('HTTP API against a running mxpress', () => {
       'get /api/v1/stats',
       'get /api/v1/events',
       'get /api/v1/openapi.json',
+      'get /api/v1/tls-reports',
+      'get /api/v1/suppressions',
+      'get /api/v1/webhooks',
     ]) {
       assert.ok(documented.includes(expected), `${expected} is not documented`);
     }

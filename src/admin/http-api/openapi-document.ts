@@ -151,6 +151,46 @@ export function openApiDocument(): object {
           },
         },
       },
+      '/api/v1/tls-reports': {
+        get: {
+          operationId: 'getTlsReports',
+          summary: 'Outbound TLS results per policy domain since start (RFC 8460 result types)',
+          responses: {
+            200: { description: 'Results', content: { 'application/json': { schema: { type: 'object' } } } },
+            ...problems(401),
+          },
+        },
+      },
+      '/api/v1/suppressions': {
+        get: {
+          operationId: 'listSuppressions',
+          summary: 'Suppressed addresses (paged with after/limit), or an export with format=csv|jsonl',
+          responses: { 200: { description: 'Entries' }, ...problems(400, 401) },
+        },
+        post: {
+          operationId: 'addSuppression',
+          summary: 'Suppress an address: { address, reason?, expiresAt? }',
+          responses: {
+            200: { description: 'Updated' },
+            201: { description: 'Added' },
+            ...problems(400, 401),
+          },
+        },
+      },
+      '/api/v1/suppressions/import': {
+        post: {
+          operationId: 'importSuppressions',
+          summary: 'Import addresses (text/csv or application/x-ndjson)',
+          responses: { 200: { description: 'Counts of added and updated' }, ...problems(400, 401, 413, 415) },
+        },
+      },
+      '/api/v1/webhooks': {
+        get: {
+          operationId: 'listWebhooks',
+          summary: 'Each webhook: cursor, lag, failures, last error',
+          responses: { 200: { description: 'Status' }, ...problems(401) },
+        },
+      },
       '/api/v1/events': {
         get: {
           operationId: 'streamEvents',

@@ -28,6 +28,7 @@ import { type MetricsApi, registerMetrics } from './routes/metrics.ts';
 import { registerOpenApi } from './routes/openapi.ts';
 import { registerStats } from './routes/stats.ts';
 import { registerSuppression, type SuppressionApi } from './routes/suppression.ts';
+import { registerTlsReports } from './routes/tls-reports.ts';
 import { registerWebhooks, type WebhooksApi } from './routes/webhooks.ts';
 
 export interface ApiDeps {
@@ -57,6 +58,8 @@ export interface ApiDeps {
   readonly publish?: (events: readonly LifecycleEvent[]) => void;
   /** Configured classification overrides (`feedback.classification`), tried before the built-in rules. */
   readonly classificationRules?: readonly ClassificationRule[];
+  /** Outbound TLS results per policy domain (delivery/tls-policy/tls-report.ts). */
+  readonly tlsReports?: () => unknown;
   /** SSE tuning (tests): heartbeat interval, per-client buffer, client count. */
   readonly sse?: {
     readonly heartbeatMs?: number;
@@ -198,6 +201,7 @@ export function buildHttpApi(deps: ApiDeps): FastifyInstance {
   const limits = deps.limits ?? DEFAULT_LIMITS;
   registerHealth(app);
   registerStats(app, deps);
+  registerTlsReports(app, deps);
   registerSuppression(app, deps);
   registerWebhooks(app, deps);
   registerMetrics(app, deps);
