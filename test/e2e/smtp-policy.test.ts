@@ -184,6 +184,15 @@ describe('limits', () => {
     for (let i = 0; i < 3; i++) await s.command(`RCPT TO:<r${i}@example.org>`, 250);
     const lines = await s.command('RCPT TO:<r3@example.org>', 452);
     assert.match(lines[0]!, /^452 4\.5\.3 /);
+    // The three taken go now; the one refused goes in the next transaction.
+    await s.command('DATA', 354);
+    s.send('Subject: first three\r\n\r\nhi\r\n');
+    await s.command('.', 250);
+    await s.command('MAIL FROM:<a@example.net>', 250);
+    await s.command('RCPT TO:<r3@example.org>', 250);
+    await s.command('DATA', 354);
+    s.send('Subject: the rest\r\n\r\nhi\r\n');
+    await s.command('.', 250);
     s.close();
   });
 

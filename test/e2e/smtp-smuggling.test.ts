@@ -11,22 +11,7 @@ import { after, before, describe, it } from 'node:test';
 import type { LifecycleEvent } from '../../src/contracts/events.ts';
 import { LineReader } from '../harness/line-reader.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
-
-export const END_OF_DATA_VARIANTS: readonly [string, string][] = [
-  ['LF.LF', '\n.\n'],
-  ['LF.CRLF', '\n.\r\n'],
-  ['CRLF.LF', '\r\n.\n'],
-  ['CR.CR', '\r.\r'],
-  ['CR.LF', '\r.\n'],
-  ['LF.CR', '\n.\r'],
-  ['CR.CRLF', '\r.\r\n'],
-  ['CRLF.CR', '\r\n.\r'],
-  ['CRLF.CRCRLF', '\r\n.\r\r\n'],
-  ['CRCRLF.CRCRLF', '\r\r\n.\r\r\n'],
-  ['NUL before dot', '\r\n\0.\r\n'],
-  ['NUL after dot', '\r\n.\0\r\n'],
-  ['LF..CRLF', '\n..\r\n'],
-];
+import { END_OF_DATA_VARIANTS } from '../harness/smuggling-variants.ts';
 
 const SMUGGLED =
   'MAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@smuggled.example>\r\nDATA\r\nSubject: smuggled\r\n\r\nsmuggled\r\n.\r\n';
