@@ -15,81 +15,36 @@
  * Loopback only: the child listens on 127.0.0.1, the sink on 127.0.0.2.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { freePort, seededRandom, startChildMxpress } from '../harness/child-mxpress.ts';
 import { type DnsServer, startDnsServer } from '../harness/dns-server.ts';
 import { rawSession } from '../harness/raw-session.ts';
 import { type SmtpSink, startSmtpSink } from '../harness/smtp-sink.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mxpress.js');
 const ROUNDS = 5;
 const MAX_CONNECTIONS = 4;
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-async function startChild(
+function startChild(
   dataDir: string,
   port: number,
   configFile: string,
   dns: DnsServer,
   sink: SmtpSink,
 ): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'start',
-      '--config',
-      configFile,
-      '--data-dir',
-      dataDir,
-      '--smtp',
-      `127.0.0.1:${port}`,
-      '--http',
-      '127.0.0.1:0',
-      '--hostname',
-      'mx.mxpress.test',
-      '--log-level',
-      'silent',
-      '--dns-server',
-      dns.address,
-      '--mx-port',
-      String(sink.port),
-      '--retry-intervals',
-      '500ms',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString()).slice(-4000);
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mxpress exited: ${stderr}`);
-    try {
-      const s = await rawSession(port);
-      await s.expect(220);
-      s.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`mxpress did not start: ${stderr}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+  return startChildMxpress(dataDir, port, [
+    '--config',
+    configFile,
+    '--dns-server',
+    dns.address,
+    '--mx-port',
+    String(sink.port),
+    '--retry-intervals',
+    '500ms',
+  ]);
 }
 
 /** One client: sends messages until the connection dies; records acknowledged markers. */
@@ -122,16 +77,6 @@ async function client(port: number, tag: string, acked: Set<string>): Promise<vo
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Marker -> copies received by the sink. */
 function copies(sink: SmtpSink): Map<string, number> {
   const counts = new Map<string, number>();
@@ -157,7 +102,7 @@ describe('kill -9 while delivering', () => {
       },
     });
     const sink = await startSmtpSink({ host: '127.0.0.2', port: 0 });
-    const random = mulberry32(20261123);
+    const random = seededRandom(20261123);
     const acked = new Set<string>();
     let child: ChildProcess | undefined;
     try {

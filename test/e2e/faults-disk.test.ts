@@ -11,26 +11,17 @@
  * file so the spool really gets near the end of the disk.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createSqliteSpool } from '../../src/spool/sqlite/index.ts';
+import { freePort, startChildMxpress } from '../harness/child-mxpress.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mxpress.js');
 const FILLER_BYTES = 3 * 1024 * 1024;
 const MAX_MESSAGES = 2000;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
 
 /** Why this test cannot run here, or undefined when it can (mounts and unmounts a probe). */
 function cannotMount(probeDir: string): string | undefined {
@@ -44,49 +35,8 @@ function cannotMount(probeDir: string): string | undefined {
   }
 }
 
-async function startChild(dataDir: string, port: number, configFile: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'start',
-      '--config',
-      configFile,
-      '--data-dir',
-      dataDir,
-      '--smtp',
-      `127.0.0.1:${port}`,
-      '--http',
-      '127.0.0.1:0',
-      '--hostname',
-      'mx.mxpress.test',
-      '--log-level',
-      'silent',
-      '--dns-server',
-      '127.0.0.1:9',
-    ],
-    { stdio: ['ignore', 'ignore', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr = (stderr + c.toString()).slice(-4000);
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mxpress exited: ${stderr}`);
-    try {
-      const s = await rawSession(port);
-      await s.expect(220);
-      s.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`mxpress did not start: ${stderr}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
+function startChild(dataDir: string, port: number, configFile: string): Promise<ChildProcess> {
+  return startChildMxpress(dataDir, port, ['--config', configFile, '--dns-server', '127.0.0.1:9']);
 }
 
 type Refusal = { stage: 'MAIL' | 'RCPT' | 'DATA' | 'dot'; line: string };

@@ -8,13 +8,13 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { dkimVerify } from 'mailauth/lib/dkim/verify.js';
 import type { Config } from '../../src/config/types.ts';
 import { createResolver } from '../../src/delivery/dns/resolver.ts';
+import { freePort } from '../harness/child-mxpress.ts';
 import { type DnsServer, startDnsServer } from '../harness/dns-server.ts';
 import { has, PYTHON } from '../harness/interop/peers.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
@@ -29,14 +29,6 @@ function spawnOk(cmd: string, args: string[]): boolean {
   } catch {
     return false;
   }
-}
-
-async function freePort(host: string): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, host, resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {

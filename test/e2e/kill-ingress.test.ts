@@ -6,64 +6,13 @@
  * Repeated on the same data directory, with seeded kill times.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createSqliteSpool } from '../../src/spool/sqlite/index.ts';
+import { freePort, seededRandom, startChildMxpress } from '../harness/child-mxpress.ts';
 import { rawSession } from '../harness/raw-session.ts';
-
-const BIN = join(import.meta.dirname, '..', '..', 'bin', 'mxpress.js');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  return typeof address === 'object' && address ? address.port : 0;
-}
-
-async function startChild(dataDir: string, port: number): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      BIN,
-      'start',
-      '--data-dir',
-      dataDir,
-      '--smtp',
-      `127.0.0.1:${port}`,
-      '--http',
-      '127.0.0.1:0',
-      '--hostname',
-      'mx.mxpress.test',
-      '--log-level',
-      'silent',
-      '--dns-server',
-      '127.0.0.1:9',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stderr = '';
-  child.stderr?.on('data', (c: Buffer) => {
-    stderr += c.toString();
-  });
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`mxpress exited: ${stderr}`);
-    try {
-      const s = await rawSession(port);
-      await s.expect(220);
-      s.close();
-      return child;
-    } catch {
-      if (Date.now() > deadline) throw new Error(`mxpress did not start: ${stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-  }
-}
 
 /** One client: sends messages until the connection dies; records the acknowledged ids. */
 async function client(port: number, tag: string, acked: Map<string, string>): Promise<void> {
@@ -96,25 +45,15 @@ async function client(port: number, tag: string, acked: Map<string, string>): Pr
   }
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('kill -9 during acceptance', () => {
   it('keeps every acknowledged message across three SIGKILLs', async (t) => {
     const dataDir = mkdtempSync(join(tmpdir(), 'mxpress-kill-'));
-    const random = mulberry32(20261122);
+    const random = seededRandom(20261122);
     const acked = new Map<string, string>();
     try {
       for (let round = 0; round < 3; round++) {
         const port = await freePort();
-        const child = await startChild(dataDir, port);
+        const child = await startChildMxpress(dataDir, port, ['--dns-server', '127.0.0.1:9']);
         const clients = Array.from({ length: 8 }, (_, i) => client(port, `r${round}c${i}`, acked));
         await new Promise((resolve) => setTimeout(resolve, 400 + random() * 1200));
         const exited = new Promise((resolve) => child.once('exit', resolve));
@@ -141,7 +80,7 @@ describe('kill -9 during acceptance', () => {
       }
       // And the server starts again on this data.
       const port = await freePort();
-      const child = await startChild(dataDir, port);
+      const child = await startChildMxpress(dataDir, port, ['--dns-server', '127.0.0.1:9']);
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     } finally {
@@ -154,7 +93,7 @@ describe('kill -9 during acceptance', () => {
     const acked = new Map<string, string>();
     try {
       const port = await freePort();
-      const child = await startChild(dataDir, port);
+      const child = await startChildMxpress(dataDir, port, ['--dns-server', '127.0.0.1:9']);
       const clients = Array.from({ length: 8 }, (_, i) => client(port, `term${i}`, acked));
       await new Promise((resolve) => setTimeout(resolve, 700));
       const started = Date.now();
