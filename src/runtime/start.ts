@@ -53,7 +53,8 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     logger[level](fields ?? {}, message);
   };
-  mkdirSync(config.dataDir, { recursive: true });
+  // Message bodies live here: a new data dir is readable by its owner only.
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
   const spool = createSqliteSpool({
     dataDir: config.dataDir,
