@@ -111,7 +111,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         reuse: true,
         domainOf: () => 'defer.test',
       });
-      ctx.acceptedTimes.push(...fill.acceptedAt);
+      for (const t of fill.acceptedAt) ctx.acceptedTimes.push(t);
       const deferred = await waitDeferred(ctx, first.httpBase, fill.accepted, Math.max(120_000, n * 5));
       const settled = performance.now();
       ctx.spans.push({ label: 'queue fill', from: fillFrom, to: settled });
@@ -143,7 +143,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
           ...baseLoad(ctx, second),
           count: ctx.options.healthyCount,
         });
-        ctx.acceptedTimes.push(...healthy.acceptedAt);
+        for (const t of healthy.acceptedAt) ctx.acceptedTimes.push(t);
         const doneAt = await ctx.sink.waitForCount(base + healthy.accepted, 120_000);
         const end = doneAt ?? performance.now();
         ctx.spans.push({ label: 'beside backlog', from, to: end });

@@ -201,7 +201,7 @@ async function recordLoad(
 ): Promise<LoadResult> {
   const from = performance.now();
   const load = await run();
-  ctx.acceptedTimes.push(...load.acceptedAt);
+  for (const t of load.acceptedAt) ctx.acceptedTimes.push(t);
   ctx.spans.push({ label, from, to: performance.now() });
   return load;
 }
@@ -223,7 +223,7 @@ export async function e2eScenario(ctx: BenchContext): Promise<E2eResult> {
     const sessionsBase = ctx.sink.sessions();
     const from = performance.now();
     const load = await runLoad(baseLoad(ctx, server));
-    ctx.acceptedTimes.push(...load.acceptedAt);
+    for (const t of load.acceptedAt) ctx.acceptedTimes.push(t);
     const afterAccept = await getStats(server.httpBase);
     // Generous: the queue may deliver far slower than it accepts.
     const waitMs = Math.max(60_000, (load.endedAt - load.startedAt) * 4);
