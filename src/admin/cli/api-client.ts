@@ -13,6 +13,7 @@
 
 export const DEFAULT_API = 'http://127.0.0.1:8025';
 const REQUEST_TIMEOUT_MS = 15_000;
+const UPLOAD_TIMEOUT_MS = 60_000;
 const STREAM_IDLE_MS = 45_000;
 /** Longest SSE line or JSON reply accepted (a runaway server cannot fill memory). */
 const MAX_LINE = 1024 * 1024;
@@ -162,6 +163,35 @@ export class ApiClient {
   }
 
   /**
+   * Any other request: DELETE, a text or raw upload, a download to stream. Resolves
+   * with the response on 2xx; fails as the JSON calls do (ApiUnreachableError,
+   * ApiProblemError), within `timeoutMs` (default 60 s: uploads can be large).
+   */
+  async request(
+    method: string,
+    path: string,
+    options: {
+      readonly query?: Readonly<Record<string, string | readonly string[] | undefined>>;
+      readonly body?: { readonly type: string; readonly data: string | Uint8Array };
+      readonly accept?: string;
+      readonly timeoutMs?: number;
+    } = {},
+  ): Promise<Response> {
+    const response = await this.#fetch(this.#url(path, options.query ?? {}), {
+      method,
+      headers: {
+        ...(options.accept ? { accept: options.accept } : {}),
+        ...this.#auth(),
+        ...(options.body ? { 'content-type': options.body.type } : {}),
+      },
+      ...(options.body ? { body: options.body.data } : {}),
+      signal: AbortSignal.timeout(options.timeoutMs ?? UPLOAD_TIMEOUT_MS),
+    });
+    if (!response.ok) throw await this.#problem(response);
+    return response;
+  }
+
+  /**
    * Follows `GET /api/v1/events` until `signal` aborts (resolves) or the stream
    * ends or stalls (rejects with ApiUnreachableError).
    */
@@ -212,10 +242,12 @@ export class ApiClient {
     }
   }
 
-  #url(path: string, query: Readonly<Record<string, string | undefined>>): string {
+  #url(path: string, query: Readonly<Record<string, string | readonly string[] | undefined>>): string {
     const url = new URL(`${this.#options.base}${path}`);
-    for (const [key, value] of Object.entries(query))
-      if (value !== undefined) url.searchParams.set(key, value);
+    for (const [key, value] of Object.entries(query)) {
+      if (typeof value === 'string') url.searchParams.set(key, value);
+      else for (const item of value ?? []) url.searchParams.append(key, item);
+    }
     return url.toString();
   }
 

@@ -147,7 +147,7 @@ export const sendCommand: Command = {
         io.stderr.write(`mxpress send: ${error.message}\n`);
         return EXIT.dataError;
       }
-      const options = apiOptions(values, io.env);
+      const _options = apiOptions(values, io.env);
       const verdicts = new Verdicts();
       const accepted: Accepted[] = [];
       // A few submissions at a time: each waits for a durable commit on the server.
@@ -156,7 +156,7 @@ export const sendCommand: Command = {
       const worker = async (): Promise<void> => {
         while (next < submissions.length) {
           const at = next++;
-          results[at] = await submit(client, options, submissions[at]!);
+          results[at] = await submit(client, submissions[at]!);
         }
       };
       await Promise.all(Array.from({ length: Math.min(SUBMIT_CONCURRENCY, submissions.length) }, worker));

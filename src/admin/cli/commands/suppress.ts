@@ -9,27 +9,19 @@
  *   export [--format csv|jsonl]                   to stdout (default csv)
  *
  * Every subcommand takes `--api URL` and `--token TOKEN` (or MXPRESS_API /
- * MXPRESS_TOKEN; api-client.ts). JSON calls go through ApiClient; DELETE, the import
- * upload and the streamed export use a small fetch here with the same time limit
- * and errors, since ApiClient has no such methods yet. Server replies are input:
+ * MXPRESS_TOKEN; api-client.ts). Every call goes through ApiClient (JSON calls, and
+ * `request` for the DELETE, the import upload and the streamed export). Server replies are input:
  * only known fields are printed. Exit 0 ok, 1 not found or refused, 64 usage,
  * 65 bad data (the server said 400/415), 69 API unreachable.
  */
 import { readFile, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  ApiClient,
-  type ApiClientOptions,
-  ApiProblemError,
-  ApiUnreachableError,
-  apiOptions,
-} from '../api-client.ts';
+import { ApiClient, ApiProblemError, ApiUnreachableError, apiOptions } from '../api-client.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import type { Command } from './command.ts';
 
 const MAX_IMPORT_BYTES = 20 * 1024 * 1024;
-const TIMEOUT_MS = 60_000;
 const SUBCOMMANDS = ['list', 'add', 'remove', 'import', 'export'] as const;
 type Sub = (typeof SUBCOMMANDS)[number];
 
@@ -121,39 +113,6 @@ function format(value: string | undefined, file?: string): 'csv' | 'jsonl' {
   );
 }
 
-/** A request ApiClient cannot make (DELETE, text upload, streamed download). */
-async function raw(
-  options: ApiClientOptions,
-  method: string,
-  path: string,
-  body?: { type: string; text: string },
-) {
-  let response: Response;
-  try {
-    response = await fetch(`${options.base}${path}`, {
-      method,
-      headers: {
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-        ...(body ? { 'content-type': body.type } : {}),
-      },
-      ...(body ? { body: body.text } : {}),
-      signal: AbortSignal.timeout(TIMEOUT_MS),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: unknown } }).cause;
-    throw new ApiUnreachableError(options.base, typeof cause?.code === 'string' ? cause.code : String(error));
-  }
-  if (response.ok) return response;
-  let problem: Record<string, unknown> = { status: response.status, title: response.statusText };
-  try {
-    const parsed = JSON.parse(await response.text()) as unknown;
-    if (typeof parsed === 'object' && parsed !== null) problem = { ...problem, ...(parsed as object) };
-  } catch {
-    // Not a problem document: the status line says enough.
-  }
-  throw new ApiProblemError(response.status, problem);
-}
-
 function text(value: unknown): string {
   return typeof value === 'string' ? value.replace(/[\x00-\x1f\x7f]+/g, ' ') : '';
 }
@@ -211,7 +170,7 @@ async function run(sub: Sub, parsed: Parsed, io: CliIo): Promise<number> {
     case 'remove': {
       only(sub, values, []);
       const address = onePositional(sub, positionals, 'an ADDRESS');
-      await raw(options, 'DELETE', `/api/v1/suppressions/${encodeURIComponent(address)}`);
+      await client.request('DELETE', `/api/v1/suppressions/${encodeURIComponent(address)}`);
       io.stdout.write(`removed ${address}\n`);
       return EXIT.ok;
     }
@@ -225,7 +184,9 @@ async function run(sub: Sub, parsed: Parsed, io: CliIo): Promise<number> {
         type: kind === 'csv' ? 'text/csv' : 'application/x-ndjson',
         text: await readFile(file, 'utf8'),
       };
-      const response = await raw(options, 'POST', '/api/v1/suppressions/import', body);
+      const response = await client.request('POST', '/api/v1/suppressions/import', {
+        body: { type: body.type, data: body.text },
+      });
       const result = (await response.json()) as { added?: unknown; updated?: unknown };
       io.stdout.write(`imported: ${Number(result.added)} added, ${Number(result.updated)} updated\n`);
       return EXIT.ok;
@@ -233,7 +194,9 @@ async function run(sub: Sub, parsed: Parsed, io: CliIo): Promise<number> {
     case 'export': {
       only(sub, values, ['format']);
       if (positionals.length > 0) throw new UsageProblem(`unexpected argument "${positionals[0]}"`);
-      const response = await raw(options, 'GET', `/api/v1/suppressions?format=${format(values.format)}`);
+      const response = await client.request('GET', '/api/v1/suppressions', {
+        query: { format: format(values.format) },
+      });
       const decoder = new TextDecoder();
       try {
         if (response.body)

@@ -1,23 +1,15 @@
 /**
- * Hands `mxpress send`'s submissions to `POST /api/v1/messages`: JSON messages
- * through the shared ApiClient, raw ones as `message/rfc822` with the envelope in
- * the query (the one request ApiClient has no method for).
+ * Hands `mxpress send`'s submissions to `POST /api/v1/messages` through the shared
+ * ApiClient: JSON messages as JSON, raw ones as `message/rfc822` with the envelope in
+ * the query.
  *
  * Out: the accepted id and recipients, plus those the server refused (suppression
  * list). Fails with ApiUnreachableError (no answer, timeout) or ApiProblemError
  * (the server's RFC 9457 refusal). Every request has a time limit. Server answers
  * are UNTRUSTED and checked before use.
  */
-import {
-  type ApiClient,
-  type ApiClientOptions,
-  ApiProblemError,
-  ApiUnreachableError,
-  type Problem,
-} from '../../api-client.ts';
+import { type ApiClient, ApiUnreachableError } from '../../api-client.ts';
 import type { Submission } from './compose.ts';
-
-const RAW_TIMEOUT_MS = 60_000;
 
 export interface Accepted {
   readonly id: string;
@@ -38,53 +30,25 @@ function checked(answer: unknown, base: string): Accepted {
 }
 
 async function postRaw(
-  options: ApiClientOptions,
+  client: ApiClient,
   submission: Extract<Submission, { kind: 'raw' }>,
 ): Promise<unknown> {
-  const url = new URL(`${options.base}/api/v1/messages`);
-  url.searchParams.set('from', submission.from);
-  for (const to of submission.to) url.searchParams.append('to', to);
-  let response: Response;
+  const response = await client.request('POST', '/api/v1/messages', {
+    query: { from: submission.from, to: submission.to },
+    body: { type: 'message/rfc822', data: new Uint8Array(submission.message) },
+    accept: 'application/json',
+  });
   try {
-    response = await fetch(url, {
-      method: 'POST',
-      headers: {
-        'content-type': 'message/rfc822',
-        accept: 'application/json',
-        ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
-      },
-      body: new Uint8Array(submission.message),
-      signal: AbortSignal.timeout(RAW_TIMEOUT_MS),
-    });
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    throw new ApiUnreachableError(options.base, cause?.code ?? (error as Error).message);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await response.text());
+    return JSON.parse(await response.text());
   } catch {
-    parsed = undefined;
+    return undefined;
   }
-  if (!response.ok) {
-    const problem: Problem = {
-      status: response.status,
-      title: response.statusText,
-      ...(typeof parsed === 'object' && parsed !== null ? (parsed as Problem) : {}),
-    };
-    throw new ApiProblemError(response.status, problem);
-  }
-  return parsed;
 }
 
-export async function submit(
-  client: ApiClient,
-  options: ApiClientOptions,
-  submission: Submission,
-): Promise<Accepted> {
+export async function submit(client: ApiClient, submission: Submission): Promise<Accepted> {
   const answer =
     submission.kind === 'json'
       ? await client.postJson<unknown>('/api/v1/messages', submission.body)
-      : await postRaw(options, submission);
-  return checked(answer, options.base);
+      : await postRaw(client, submission);
+  return checked(answer, client.base);
 }
