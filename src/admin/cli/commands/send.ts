@@ -13,7 +13,6 @@
  * 69 API unreachable. Files and server answers are UNTRUSTED (see the helpers).
  */
 import { parseArgs } from 'node:util';
-import { apiOptions } from '../api-client.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import {
   API_FLAGS,
@@ -147,7 +146,6 @@ export const sendCommand: Command = {
         io.stderr.write(`mxpress send: ${error.message}\n`);
         return EXIT.dataError;
       }
-      const _options = apiOptions(values, io.env);
       const verdicts = new Verdicts();
       const accepted: Accepted[] = [];
       // A few submissions at a time: each waits for a durable commit on the server.
