@@ -4,8 +4,8 @@
  * the spool has synced the message. Recipients the SMTP policy would refuse at
  * RCPT (suppression list) are dropped and listed under `refused`.
  *
- * Two forms: JSON (`application/json`, inject/json-input.ts builds the MIME
- * message) and raw (`message/rfc822` with `?from=&to=`, inject/raw-input.ts).
+ * Two forms: JSON (`application/json`, ingress/http/json-input.ts builds the MIME
+ * message) and raw (`message/rfc822` with `?from=&to=`, ingress/http/raw-input.ts).
  * Requests are UNTRUSTED; the body limit is set from the message size limit, and
  * the disk check matches SMTP's MAIL check. Refusals: 400/413 naming the field,
  * 415 for another media type, 503 (with Retry-After) when the spool is short of
@@ -14,10 +14,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { SmtpLimits } from '../../../config/types.ts';
 import type { Origin } from '../../../contracts/envelope.ts';
+import type { Injection, InjectionResult } from '../../../ingress/http/injection.ts';
+import { type JsonInjectBody, jsonInjection } from '../../../ingress/http/json-input.ts';
+import { rawInjection } from '../../../ingress/http/raw-input.ts';
 import { toMxError } from '../../../protocol/errors.ts';
-import type { Injection, InjectionResult } from '../inject/injection.ts';
-import { type JsonInjectBody, jsonInjection } from '../inject/json-input.ts';
-import { rawInjection } from '../inject/raw-input.ts';
 import { injectBody, rawInjectQuery } from '../schemas.ts';
 import { type ApiDeps, formatSchemaError, type SchemaError, sendProblem } from '../server.ts';
 

@@ -9,7 +9,7 @@
  * message size limited. The content is otherwise passed on as is; it is 8BITMIME
  * when any octet is non-ASCII.
  */
-import { ContentChecker } from '../../../protocol/content-checker.ts';
+import { ContentChecker } from '../../protocol/content-checker.ts';
 import { controlCharacterReason, parseAddressInput } from './address-input.ts';
 import { type InjectionResult, problem, uniqueRecipients } from './injection.ts';
 

@@ -13,7 +13,7 @@
  * Throws only on a programming error (an empty boundary source).
  */
 import { randomBytes } from 'node:crypto';
-import { rfc5322Date } from '../../../ingress/accept.ts';
+import { rfc5322Date } from '../../accept.ts';
 import {
   addressField,
   base64Lines,

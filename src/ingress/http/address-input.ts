@@ -7,7 +7,7 @@
  * reason. CR, LF, NUL and every other control character are refused outright, in
  * the name as in the address: nothing here can start a new header line.
  */
-import { formatMailbox, hasNonAscii, parseMailbox } from '../../../protocol/address.ts';
+import { formatMailbox, hasNonAscii, parseMailbox } from '../../protocol/address.ts';
 
 export interface AddressInput {
   readonly name?: string;

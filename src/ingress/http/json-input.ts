@@ -9,10 +9,10 @@
  * add header lines; structural header names cannot be overridden. Out: an
  * `Injection` or a problem naming the field (`to[2]`, `headers.X-Tag`, ...).
  */
-import type { DsnNotify, RecipientInput } from '../../../contracts/envelope.ts';
-import { buildMime, type MimeAddress, type MimeAttachment } from '../mime/build.ts';
+import type { DsnNotify, RecipientInput } from '../../contracts/envelope.ts';
 import { type AddressInput, controlCharacterReason, parseAddressInput } from './address-input.ts';
 import { type InjectionResult, problem, uniqueRecipients } from './injection.ts';
+import { buildMime, type MimeAddress, type MimeAttachment } from './mime/build.ts';
 
 export interface JsonInjectBody {
   from: string;

@@ -4,7 +4,7 @@
  * field. Shared by the JSON (json-input.ts) and raw (raw-input.ts) forms.
  * Types and two small helpers; no I/O.
  */
-import type { EnvelopeInput, RecipientInput } from '../../../contracts/envelope.ts';
+import type { EnvelopeInput, RecipientInput } from '../../contracts/envelope.ts';
 
 export interface Injection {
   readonly envelope: EnvelopeInput;
