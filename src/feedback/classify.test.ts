@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../test/harness/prng.ts';
 import type { ClassificationRule } from '../config/types.ts';
 import type { SmtpReply } from '../contracts/status.ts';
 import { CATEGORIES, type ClassifyInput, classify, parseExplainInput } from './classify.ts';
@@ -288,25 +289,13 @@ describe('parseExplainInput', () => {
   });
 });
 
-/** mulberry32: a small seeded PRNG so a failing fuzz case can be reproduced. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('classify and parseExplainInput: fuzz', () => {
   const corpus = CATEGORIES.flatMap((c) => c.examples);
   const alphabet =
     '0123456789....---   \n\r\t:;<>[]()\'"@_ESMTPECONNREFUSED5.1.1 450 user unknown \u00e9\u2019\u0000\ud800';
 
   it('never throws and always gives a valid verdict (seed 20240611)', () => {
-    const rand = prng(20240611);
+    const rand = seededRandom(20240611);
     const int = (n: number): number => Math.floor(rand() * n);
     const randomText = (max: number): string => {
       let s = '';

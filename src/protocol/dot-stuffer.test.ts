@@ -2,18 +2,8 @@
 // (no bare CR/LF out, unstuffing gives the canonical body, CRLF.CRLF only at the end).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../test/harness/prng.ts';
 import { DotStuffer, dotStuff } from './dot-stuffer.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function stuffChunked(body: Buffer, sizes: () => number): Buffer {
   const stuffer = new DotStuffer();
@@ -96,7 +86,7 @@ describe('DotStuffer', () => {
   });
 
   it('property: 3,000 random bodies and chunkings (seeded)', () => {
-    const rand = mulberry32(20240601);
+    const rand = seededRandom(20240601);
     const alphabet = [0x0d, 0x0a, 0x2e, 0x2e, 0x41, 0x20, 0x00, 0xff];
     for (let round = 0; round < 3000; round++) {
       const body = Buffer.alloc(Math.floor(rand() * 120));

@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../test/harness/prng.ts';
 import { formatMailbox, type Mailbox, parseMailbox } from './address.ts';
 import { parseCommandLine, parseHeloArgument } from './command.ts';
 import { ContentChecker } from './content-checker.ts';
@@ -20,22 +21,10 @@ const ITERATIONS = 20_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** mulberry32: a small, fast, seeded PRNG returning [0, 1). */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Fuzzer {
   readonly #next: () => number;
   constructor(seed: number) {
-    this.#next = mulberry32(seed);
+    this.#next = seededRandom(seed);
   }
   int(max: number): number {
     return Math.floor(this.#next() * max);

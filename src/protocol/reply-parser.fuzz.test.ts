@@ -2,19 +2,9 @@
 // random and mutated bytes must only ever produce well-formed replies or a ReplyParseError.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../test/harness/prng.ts';
 import type { SmtpReply } from '../contracts/status.ts';
 import { ReplyParseError, ReplyParser } from './reply-parser.ts';
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const TEXT_CHARS = 'abcXYZ019 .-:<>@=+\t\u00e9\u4e2d';
 
@@ -83,7 +73,7 @@ function run(chunks: Buffer[]): { replies: SmtpReply[]; reason?: string } {
 
 describe('ReplyParser fuzz (seeded)', () => {
   it('round-trips 5,000 random reply sequences under random chunking', () => {
-    const rand = mulberry32(0x5eed);
+    const rand = seededRandom(0x5eed);
     for (let round = 0; round < 5000; round++) {
       const items = Array.from({ length: 1 + Math.floor(rand() * 4) }, () => randomReply(rand));
       const bytes = Buffer.from(items.map((item) => item.wire).join(''), 'utf8');
@@ -98,7 +88,7 @@ describe('ReplyParser fuzz (seeded)', () => {
   });
 
   it('never throws anything but ReplyParseError on 20,000 mutated inputs, and is chunking-independent', () => {
-    const rand = mulberry32(0xbadc0de);
+    const rand = seededRandom(0xbadc0de);
     const specials = [0x0d, 0x0a, 0x00, 0x2d, 0x20, 0x32, 0x35, 0x7f, 0xff, 0x2e];
     for (let round = 0; round < 20000; round++) {
       const base = Buffer.from(
@@ -122,7 +112,7 @@ describe('ReplyParser fuzz (seeded)', () => {
   });
 
   it('survives 20,000 purely random byte strings', () => {
-    const rand = mulberry32(42);
+    const rand = seededRandom(42);
     for (let round = 0; round < 20000; round++) {
       const bytes = Buffer.alloc(1 + Math.floor(rand() * 64));
       for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(rand() * 256);

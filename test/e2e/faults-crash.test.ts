@@ -20,8 +20,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freePort, seededRandom, startChildMxpress } from '../harness/child-mxpress.ts';
+import { freePort, startChildMxpress } from '../harness/child-mxpress.ts';
 import { type DnsServer, startDnsServer } from '../harness/dns-server.ts';
+import { seededRandom } from '../harness/prng.ts';
 import { rawSession } from '../harness/raw-session.ts';
 import { type SmtpSink, startSmtpSink } from '../harness/smtp-sink.ts';
 

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { createSqliteSpool } from '../../src/spool/sqlite/index.ts';
-import { freePort, seededRandom, startChildMxpress } from '../harness/child-mxpress.ts';
+import { freePort, startChildMxpress } from '../harness/child-mxpress.ts';
+import { seededRandom } from '../harness/prng.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
 /** One client: sends messages until the connection dies; records the acknowledged ids. */

@@ -1,7 +1,6 @@
 /**
  * `mxpress start` as a child process, for tests that kill, stop or starve it:
- * a free loopback port, the start itself (waiting for the 220 greeting), and the
- * seeded PRNG those tests use to pick their moments.
+ * a free loopback port and the start itself (waiting for the 220 greeting).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
@@ -68,15 +67,4 @@ export async function startChildMxpress(
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-}
-
-/** A small seeded PRNG (mulberry32): the same seed gives the same moments. */
-export function seededRandom(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

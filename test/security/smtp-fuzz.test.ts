@@ -17,6 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { LineReader } from '../harness/line-reader.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
+import { seededRandom } from '../harness/prng.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
 const SEED = Number(process.env.MXPRESS_FUZZ_SEED ?? 0x5ec0de);
@@ -31,21 +32,10 @@ const ENHANCED = /^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)/;
  */
 const FRAMING_VERB = /^(data|bdat|starttls|quit|auth|help|ehlo|helo)/i;
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 class Rng {
   readonly #next: () => number;
   constructor(seed: number) {
-    this.#next = mulberry32(seed);
+    this.#next = seededRandom(seed);
   }
   int(max: number): number {
     return Math.floor(this.#next() * max);

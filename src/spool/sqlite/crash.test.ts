@@ -10,9 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
+import { seededRandom } from '../../../test/harness/prng.ts';
 import { patternBytes } from '../conformance-fixtures.ts';
 import { createSqliteSpool } from './index.ts';
-import { type Committed, SpoolChild, seededRandom } from './testdata/child-process.ts';
+import { type Committed, SpoolChild } from './testdata/child-process.ts';
 
 const SEED = Number(process.env.SPOOL_CRASH_SEED ?? 0x5eed);
 const ROUNDS = 3;
