@@ -33,15 +33,21 @@ async function exitCode(child: ChildProcess, timeoutMs: number): Promise<number 
   return code;
 }
 
-/** Pids whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
-  const found: number[] = [];
+/**
+ * The long-lived children of `pid` (from /proc) with their argv: node
+ * processes and smtp-sink. Short helpers the run execs for a moment (getconf,
+ * sh, git) are left out, and so is any child that exits while being read.
+ */
+function childrenOf(pid: number): { pid: number; argv: string[] }[] {
+  const found: { pid: number; argv: string[] }[] = [];
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
       const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) found.push(Number(name));
+      if (ppid !== pid) continue;
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'latin1').split('\0');
+      if (/(^|\/)(node|smtp-sink)$/.test(argv[0] ?? '')) found.push({ pid: Number(name), argv });
     } catch {
       // gone meanwhile
     }
@@ -112,18 +118,17 @@ test('SIGINT stops the run and every child process it started', async () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     kids = childrenOf(pid);
   }
-  assert.equal(kids.length, 4, `children: ${kids.join(' ')}; ${run.stderr()}`);
-  const dataDirs = kids.flatMap((k) => {
-    const argv = readFileSync(`/proc/${k}/cmdline`, 'latin1').split('\0');
+  assert.equal(kids.length, 4, `children: ${kids.map((k) => k.argv.join(' ')).join('; ')}; ${run.stderr()}`);
+  const dataDirs = kids.flatMap(({ argv }) => {
     const at = argv.indexOf('--data-dir');
     return at >= 0 ? [argv[at + 1]!] : [];
   });
   assert.equal(dataDirs.length, 1);
   run.child.kill('SIGINT');
   assert.equal(await exitCode(run.child, 30_000), 130);
-  const left = kids.filter(
-    (k) => existsSync(`/proc/${k}`) && !readFileSync(`/proc/${k}/stat`, 'latin1').includes(') Z'),
-  );
+  const left = kids
+    .map((k) => k.pid)
+    .filter((k) => existsSync(`/proc/${k}`) && !readFileSync(`/proc/${k}/stat`, 'latin1').includes(') Z'));
   assert.deepEqual(left, []);
   assert.equal(existsSync(dataDirs[0]!), false, 'the data dir is removed');
 });
