@@ -37,8 +37,13 @@ export interface Acceptor {
   accept(input: AcceptInput): Promise<AcceptedMessage>;
 }
 
-/** Called after a successful commit (the queue's fast path, metrics). Must not throw. */
-export type AcceptedListener = (message: AcceptedMessage, input: AcceptInput) => void;
+/**
+ * Called after a successful commit (the queue's fast path, metrics). Must not throw.
+ * `body` is the stored message when the spool left the caller's copy intact (it
+ * may take large bodies over without a copy), for a first attempt that need not
+ * read it back.
+ */
+export type AcceptedListener = (message: AcceptedMessage, input: AcceptInput, body?: Uint8Array) => void;
 
 export interface AcceptorDeps {
   readonly spool: Spool;
@@ -109,7 +114,8 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
       const accepted: AcceptedMessage = { id, size: body.length, receivedAt };
       // The stored copies carry their `seq`, which live consumers resume from.
       deps.events.publish(stored);
-      deps.onAccepted?.(accepted, input);
+      // A body handed over to a spool worker is detached here (length 0).
+      deps.onAccepted?.(accepted, input, body.byteLength === accepted.size ? body : undefined);
       return accepted;
     },
   };

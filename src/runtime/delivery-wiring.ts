@@ -2,10 +2,11 @@
  * Builds the delivery side: resolver, SMTP client, engine and queue scheduler.
  *
  * In: the config, the spool, the event bus and the bounce hook. Out: the
- * scheduler (whose `admit` is the acceptor's fast path) and the engine (for stats
- * and shutdown). The transaction loader reads the body from the spool at attempt
- * time (bodies are never kept in memory between attempts) and decides whether it
- * needs 8BITMIME.
+ * scheduler (whose `admit` is the acceptor's fast path), the engine (for stats
+ * and shutdown) and `freshBodies`. The transaction loader takes a just-accepted
+ * message's body from `freshBodies` for its first attempt, and otherwise reads it
+ * from the spool (bodies are never kept in memory between attempts), then decides
+ * whether it needs 8BITMIME.
  */
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.ts';
@@ -21,11 +22,17 @@ import { httpsPolicyFetcher, MtaStsPolicies } from '../delivery/tls-policy/mta-s
 import { TlsReportStore } from '../delivery/tls-policy/tls-report.ts';
 import type { DeliveryReport } from '../queue/reports.ts';
 import { Scheduler, type SchedulerDeps } from '../queue/scheduler.ts';
+import { FreshBodies } from './fresh-bodies.ts';
+
+/** Bytes of just-accepted bodies kept for their first attempt (see fresh-bodies.ts). */
+const FRESH_BODY_BYTES = 16 * 1024 * 1024;
 
 export interface DeliverySide {
   readonly scheduler: Scheduler;
   readonly engine: DeliveryEngine;
   readonly owner: string;
+  /** Just-accepted bodies for their first attempt; the acceptor puts, the loader takes. */
+  readonly freshBodies: FreshBodies;
   /** TLS-RPT counts per policy domain (RFC 8460), for the API. */
   readonly tlsReports: TlsReportStore;
   stop(timeoutMs: number): Promise<void>;
@@ -53,8 +60,9 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs });
   const delivery = config.delivery;
 
+  const freshBodies = new FreshBodies(FRESH_BODY_BYTES);
   const loadTransaction = async (job: DeliveryJob): Promise<OutboundTransaction> => {
-    let body = await spool.readBody(job.messageId);
+    let body = freshBodies.take(job.messageId) ?? (await spool.readBody(job.messageId));
     if (deps.sign) body = await deps.sign(body, job);
     return {
       mailFrom: job.mailFrom,
@@ -111,6 +119,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     scheduler,
     engine,
     owner,
+    freshBodies,
     tlsReports,
     async stop(timeoutMs) {
       await scheduler.stop(timeoutMs);

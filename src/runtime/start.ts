@@ -25,6 +25,7 @@ import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
+import { domainOf } from '../queue/scheduler.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide } from './delivery-wiring.ts';
 import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
@@ -118,12 +119,16 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     hostname: config.hostname,
     events,
     claimFor: { owner: delivery.owner, leaseMs: 30 * 60_000 },
-    onAccepted: (message, input) => {
+    onAccepted: (message, input, body) => {
       if (input.tags?.deliveryMode === 'sync')
         syncWaiters.register(
           message.id,
           input.envelope.recipients.map((r) => r.address),
         );
+      if (body !== undefined) {
+        const domains = new Set(input.envelope.recipients.map((r) => domainOf(r.address)));
+        delivery.freshBodies.put(message.id, body, domains.size);
+      }
       delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope);
     },
   });

@@ -75,17 +75,24 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/** The body to send and what to transfer: the caller's buffer when it is whole, else one copy. */
+/** Bodies up to this size are copied to the worker; larger ones are handed over (detached). */
+const COPY_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The body to send and what to transfer. A small body is copied, so the caller
+ * keeps its bytes (the queue's first attempt uses them); a large one is handed
+ * over without a copy when the caller's buffer holds it whole.
+ */
 function bodyForWorker(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
   const { buffer, byteOffset, byteLength } = body;
-  if (
-    buffer instanceof ArrayBuffer &&
-    byteOffset === 0 &&
-    byteLength === buffer.byteLength &&
-    !isMarkedAsUntransferable(buffer)
-  ) {
-    return { body, transfer: [buffer] };
-  }
+  const whole = buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength;
+  // A whole buffer is cloned byte for byte; a slice of a larger (pooled) one is
+  // copied first, or the clone would carry the whole pool.
+  if (byteLength <= COPY_BODY_BYTES) return whole ? { body, transfer: [] } : copied(body);
+  return whole && !isMarkedAsUntransferable(buffer) ? { body, transfer: [buffer] } : copied(body);
+}
+
+function copied(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
   const copy = new Uint8Array(body);
   return { body: copy, transfer: [copy.buffer] };
 }

@@ -140,20 +140,27 @@ describe('sqlite spool specifics', () => {
     });
   });
 
-  it('worker mode takes a whole buffer without copying and copies a view', async () => {
+  it('worker mode leaves small bodies with the caller and takes a large whole buffer without copying', async () => {
     await withDir(async (_dir, open) => {
       const spool = await open();
-      const whole = makeMessage({ body: patternBytes(10_000, 5) });
-      await spool.commit(whole);
-      assert.equal(whole.body.byteLength, 0, 'the ArrayBuffer was transferred to the worker');
+      const small = makeMessage({ body: patternBytes(10_000, 5) });
+      await spool.commit(small);
+      assert.equal(small.body.byteLength, 10_000, 'a small body is copied and left usable');
       const backing = patternBytes(10_000, 6);
       const view = makeMessage({ body: backing.subarray(10, 9_990) });
       await spool.commit(view);
       assert.equal(view.body.byteLength, 9_980, 'a view is copied and left usable');
-      assert.ok(Buffer.from(await spool.readBody(whole.id)).equals(patternBytes(10_000, 5)));
+      const large = makeMessage({ body: patternBytes(2 * 1024 * 1024, 7) });
+      await spool.commit(large);
+      assert.equal(large.body.byteLength, 0, 'a large ArrayBuffer was transferred to the worker');
+      assert.ok(Buffer.from(await spool.readBody(small.id)).equals(patternBytes(10_000, 5)));
+      assert.ok(
+        Buffer.from(await spool.readBody(view.id)).equals(patternBytes(10_000, 6).subarray(10, 9_990)),
+      );
+      assert.ok(Buffer.from(await spool.readBody(large.id)).equals(patternBytes(2 * 1024 * 1024, 7)));
       // Handing the same (now detached) body in again is refused, not stored empty.
-      await rejectsWith(spool.commit({ ...whole, id: makeMessage().id }), 'SPOOL_IO');
-      assert.equal((await spool.stats()).messages, 2);
+      await rejectsWith(spool.commit({ ...large, id: makeMessage().id }), 'SPOOL_IO');
+      assert.equal((await spool.stats()).messages, 3);
     });
   });
 
