@@ -172,6 +172,21 @@ export class MtaStsPolicies {
   async #lookup(name: string): Promise<StsLookup> {
     const cached = this.#cache.get(name);
     const valid = cached && cached.expiresAt > this.#now() ? cached : undefined;
+    // Most domains publish no policy: answer that from the (cached) TXT lookup
+    // directly, and hand only a real `v=STSv1` record to the policy parser.
+    const txt = await this.#options.resolver.resolveTxt(`_mta-sts.${name}`);
+    if (txt.kind === 'temporary') {
+      if (valid) return { kind: 'policy', policy: valid, cached: true };
+      return {
+        kind: 'error',
+        reason: 'fetch',
+        message: `TXT lookup failed: _mta-sts.${name}: ${txt.message}`,
+      };
+    }
+    if (txt.kind !== 'ok' || !txt.records.some((r) => /^v=STSv1\b/i.test(r.trim()))) {
+      if (valid) return { kind: 'policy', policy: valid, cached: true };
+      return { kind: 'none' };
+    }
     let id: string | false;
     try {
       id = await resolvePolicy(name, { resolver: txtAdapter(this.#options.resolver) });
