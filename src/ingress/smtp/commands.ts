@@ -60,7 +60,7 @@ const HANDLERS: Record<Verb, Handler> = {
     s.reply(250, '2.0.0', 'Ok');
   },
   NOOP: (s) => s.reply(250, '2.0.0', 'Ok'),
-  QUIT: (s) => s.closeWith(221, '2.0.0', `${s.env.hostname} closing connection`),
+  QUIT: (s) => s.closeWith(221, '2.0.0', `${s.env.hostname} closing connection`, true),
   VRFY: (s) => s.reply(252, '2.5.0', 'Cannot VRFY user, but will accept message and attempt delivery'),
   EXPN: (s) => s.reply(502, '5.5.1', 'Error: EXPN is not supported'),
   HELP: (s) =>

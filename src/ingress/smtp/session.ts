@@ -113,15 +113,24 @@ export class SmtpSession {
     this.reply(code, enhanced, text);
   }
 
-  /** Sends a final reply and closes the connection; later input is ignored. */
-  closeWith(code: number, enhanced: string | undefined, text: string): void {
+  /**
+   * Sends a final reply and closes the connection; later input is ignored. After
+   * QUIT (`quit`), a plain socket whose reply is already with the kernel is closed
+   * at once: the kernel still sends the reply, then FIN, and no half-close of a
+   * connection the client may already have dropped is attempted.
+   */
+  closeWith(code: number, enhanced: string | undefined, text: string, quit = false): void {
     if (this.phase === 'closed') return;
     this.reply(code, enhanced, text);
     this.#flush();
     this.phase = 'closed';
     this.#input = Buffer.alloc(0);
-    this.#socket.end();
     const socket = this.#socket;
+    if (quit && !(socket instanceof TLSSocket) && socket.writableLength === 0) {
+      socket.destroy();
+      return;
+    }
+    socket.end();
     setTimeout(() => socket.destroy(), 2000).unref();
   }
 
