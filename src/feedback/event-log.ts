@@ -2,8 +2,8 @@
  * The event log file: one JSON line per lifecycle event, for operators and log shippers.
  *
  * In: events from the in-process bus (`append`, synchronous and O(1): it only queues
- * the line). Out: `<path>` with lines appended in batches (everything queued during
- * one turn of the event loop is one write), rotated before it would pass `maxBytes`
+ * the line). Out: `<path>` with lines appended in batches (everything queued within
+ * COALESCE_MS of the first queued line is one write), rotated before it would pass `maxBytes`
  * into `<path>.1` ... `<path>.<keep>` (oldest dropped; keep 0 = no old files).
  *
  * Never blocks or throws into the publisher: when the queue holds more than
@@ -30,6 +30,9 @@ export interface EventLogOptions {
   readonly maxPendingBytes?: number;
   readonly onError?: (error: unknown) => void;
 }
+
+/** How long the first queued line waits for company before the batch is written (ms). */
+const COALESCE_MS = 20;
 
 export function eventLine(event: LifecycleEvent): string {
   const { seq, ...rest } = event;
@@ -79,7 +82,9 @@ export class EventLog {
     }
     this.#pending.push(line);
     this.#pendingBytes += bytes;
-    this.#draining ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drain());
+    this.#draining ??= new Promise<void>((resolve) => setTimeout(resolve, COALESCE_MS)).then(() =>
+      this.#drain(),
+    );
   }
 
   /** Resolves once every event appended before the call has been written (or dropped). */
