@@ -8,6 +8,7 @@
  * from the spool (bodies are never kept in memory between attempts), then decides
  * whether it needs 8BITMIME.
  */
+import { isAscii } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.ts';
 import type { EventSink } from '../contracts/events.ts';
@@ -130,6 +131,5 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
 
 /** True when any byte has the high bit set (the message needs 8BITMIME). */
 export function hasEightBit(body: Uint8Array): boolean {
-  for (let i = 0; i < body.length; i++) if (body[i]! > 0x7f) return true;
-  return false;
+  return !isAscii(body);
 }
