@@ -71,6 +71,7 @@ export class SmtpSession {
   bdatLast = false;
   messages = 0;
   errors = 0;
+  #trusted: boolean | undefined;
 
   constructor(socket: Socket, env: SessionEnv, onClose: () => void) {
     this.env = env;
@@ -89,8 +90,10 @@ export class SmtpSession {
     this.#flush();
   }
 
+  /** Whether the client's address is in a trusted network (asked once per session: the address never changes). */
   get trusted(): boolean {
-    return this.env.isTrusted(this.remoteAddress);
+    this.#trusted ??= this.env.isTrusted(this.remoteAddress);
+    return this.#trusted;
   }
 
   get loopback(): boolean {
