@@ -15,6 +15,8 @@ export interface JobRecipient {
   readonly orcpt?: OriginalRecipient;
   /** Attempts made before this one. */
   readonly attempts: number;
+  /** When the previous attempt was recorded (absent before the first attempt). */
+  readonly previousAttemptAt?: number;
 }
 
 export interface DeliveryJob {

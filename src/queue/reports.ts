@@ -4,7 +4,9 @@
  * Failures (bounced, expired) are reported once per message, when its last
  * pending recipient is settled, in one report covering every failed recipient
  * (RFC 3464 allows one per message; senders prefer one). Delays are reported on a
- * recipient's first deferral when its NOTIFY asked for DELAY; successes when NOTIFY
+ * recipient's first deferral when its NOTIFY asked for DELAY, and, when the sender
+ * gave no NOTIFY and `delayWarningAfterMs` is set, once on the first deferral at or
+ * past that age (the previous attempt was younger); successes when NOTIFY
  * asked for SUCCESS and the next hop could not carry the request on (RFC 3461
  * 6.2.6: a DSN-capable next hop reports itself, so we stay silent).
  */
@@ -44,13 +46,29 @@ export interface Settled {
 const wants = (notify: StoredRecipient['notify'], kind: 'SUCCESS' | 'DELAY'): boolean =>
   Array.isArray(notify) && notify.includes(kind);
 
-/** Delay and success notices due right now (not failures: see failuresDue). */
-export function noticesDue(job: DeliveryJob, settled: readonly Settled[]): ReportRecipient[] {
+/**
+ * Delay and success notices due right now (not failures: see failuresDue).
+ * `delayWarningAfterMs` (0: never) is the message age at which a recipient without
+ * a NOTIFY gets one delay warning; `now` is when the attempts were recorded.
+ */
+export function noticesDue(
+  job: DeliveryJob,
+  settled: readonly Settled[],
+  delayWarningAfterMs = 0,
+  now = Date.now(),
+): ReportRecipient[] {
   const out: ReportRecipient[] = [];
+  const warnAt = job.receivedAt + delayWarningAfterMs;
   for (const s of settled) {
     const r = job.recipients.find((x) => x.index === s.outcome.index);
     if (!r) continue;
-    if (s.status === 'deferred' && s.attemptsBefore === 0 && wants(r.notify, 'DELAY')) {
+    const asked = s.attemptsBefore === 0 && wants(r.notify, 'DELAY');
+    const warning =
+      delayWarningAfterMs > 0 &&
+      r.notify === undefined &&
+      now >= warnAt &&
+      (r.previousAttemptAt ?? job.receivedAt) < warnAt;
+    if (s.status === 'deferred' && (asked || warning)) {
       out.push({
         index: r.index,
         address: r.address,

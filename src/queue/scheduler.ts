@@ -50,6 +50,8 @@ export interface SchedulerDeps {
   readonly pollMs?: number;
   /** Stop claiming for a domain while its destination has this many jobs waiting. */
   readonly maxQueuedPerDomain?: number;
+  /** Message age at which recipients without a NOTIFY get one delay warning (0 or absent: never). */
+  readonly delayWarningAfterMs?: number;
 }
 
 export class Scheduler {
@@ -203,6 +205,7 @@ export class Scheduler {
             index: r.index,
             address: r.address,
             attempts: r.attempts,
+            ...(r.attempts > 0 ? { previousAttemptAt: r.updatedAt } : {}),
             ...(r.notify !== undefined ? { notify: r.notify } : {}),
             ...(r.orcpt !== undefined ? { orcpt: r.orcpt } : {}),
           }),
@@ -311,7 +314,7 @@ export class Scheduler {
       if (failed && failed.length > 0)
         original = await this.#deps.spool.readBody(job.messageId).catch(() => undefined);
     }
-    const notices = reporting ? noticesDue(job, settled) : [];
+    const notices = reporting ? noticesDue(job, settled, this.#deps.delayWarningAfterMs ?? 0, now) : [];
 
     const stored = await this.#deps.spool.update(updates, events);
     this.#deps.events.publish(stored);

@@ -109,6 +109,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     engine,
     owner,
     policy: { intervalsMs: delivery.retryIntervalsMs, maxQueueTimeMs: delivery.maxQueueTimeMs },
+    delayWarningAfterMs: delivery.delayWarningAfterMs,
     events: deps.events,
     ...(deps.onReport ? { onReport: deps.onReport } : {}),
     ...(deps.classify ? { classify: deps.classify } : {}),

@@ -254,3 +254,44 @@ describe('direct delivery', () => {
     );
   });
 });
+
+describe('delay warnings (delivery.delayWarningAfter)', () => {
+  let lab: DeliveryLab;
+  before(async () => {
+    // Retries at 300 ms, then every 500 ms; expiry at 2.5 s; a warning once a message is 600 ms old.
+    lab = await startDeliveryLab({
+      mutate: (config) => ({ ...config, delivery: { ...config.delivery, delayWarningAfterMs: 600 } }),
+    });
+  });
+  after(async () => {
+    await lab.close();
+  });
+
+  it('a recipient without NOTIFY gets exactly one delay warning, then the failure report', async () => {
+    const id = await lab.submit('sender@dump.test', ['w@soft.test']);
+    const { event, text } = await reportFor(lab, id);
+    assert.equal(event.action, 'delayed');
+    assert.deepEqual(event.recipients, ['w@soft.test']);
+    assert.match(text, /Action: delayed/);
+    assert.match(text, /Diagnostic-Code: smtp; ?452 4\.2\.2 Mailbox full, try later/);
+    await lab.waitFor(isType('expired', id, 'w@soft.test'), 8000);
+    await lab.waitForEvent((e) => e.type === 'dsn-sent' && e.messageId === id && e.action === 'failed', 8000);
+    const deferrals = lab.events.filter((e) => e.type === 'deferred' && e.messageId === id).length;
+    assert.ok(deferrals >= 3, `deferred ${deferrals} times`);
+    const reports = lab.events.filter((e): e is DsnSentEvent => e.type === 'dsn-sent' && e.messageId === id);
+    assert.deepEqual(
+      reports.map((r) => r.action),
+      ['delayed', 'failed'],
+    );
+  });
+
+  it('NOTIFY=FAILURE (no DELAY) is not warned', async () => {
+    const id = await lab.submit('sender@dump.test', ['n@soft.test'], undefined, ' NOTIFY=FAILURE');
+    await lab.waitForEvent((e) => e.type === 'dsn-sent' && e.messageId === id && e.action === 'failed', 8000);
+    const reports = lab.events.filter((e): e is DsnSentEvent => e.type === 'dsn-sent' && e.messageId === id);
+    assert.deepEqual(
+      reports.map((r) => r.action),
+      ['failed'],
+    );
+  });
+});
