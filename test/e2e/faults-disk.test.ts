@@ -9,10 +9,13 @@
  * Needs root and a working `mount` (tmpfs); otherwise it skips and says why. The
  * mount is always removed. `smtp.limits.minFreeBytes` is set low through a YAML
  * file so the spool really gets near the end of the disk.
+ *
+ * A second case starts mxpress on a data dir whose disk has no byte left: it must
+ * come up, refuse new mail with 452 4.3.1, and take mail once space returns.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -161,6 +164,81 @@ describe('full disk', () => {
         child.kill('SIGKILL');
         await exited;
       }
+      if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
+      rmSync(mountDir, { recursive: true, force: true });
+      rmSync(configFile, { force: true });
+    }
+  });
+
+  it('starts on a disk with no room left, refuses with 452 4.3.1, and takes mail once space returns', async (t) => {
+    const mountDir = mkdtempSync(join(tmpdir(), 'mxpress-disk-'));
+    const reason = cannotMount(mountDir);
+    if (reason) {
+      rmSync(mountDir, { recursive: true, force: true });
+      t.skip(reason);
+      return;
+    }
+    const configFile = `${mountDir}.yaml`;
+    writeFileSync(configFile, 'smtp:\n  limits:\n    minFreeBytes: 256KB\n');
+    let child: ChildProcess | undefined;
+    let mounted = false;
+    const stop = async (signal: NodeJS.Signals): Promise<void> => {
+      const running = child;
+      if (!running) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill(signal);
+      await exited;
+      child = undefined;
+    };
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountDir], { stdio: 'pipe' });
+      mounted = true;
+      const dataDir = join(mountDir, 'data');
+      const port = await freePort();
+      // A first run makes the data dir (databases, certificate); then the disk fills up to the last byte.
+      child = await startChild(dataDir, port, configFile);
+      await stop('SIGTERM');
+      const filler = join(mountDir, 'filler.bin');
+      const fd = openSync(filler, 'w');
+      try {
+        const chunk = Buffer.alloc(64 * 1024, 0x61);
+        for (let size = chunk.length; size > 0; ) {
+          try {
+            writeSync(fd, chunk, 0, size);
+          } catch {
+            size = Math.floor(size / 2);
+          }
+        }
+      } finally {
+        closeSync(fd);
+      }
+
+      child = await startChild(dataDir, port, configFile);
+      const acked = new Map<string, string>();
+      const refusals: Refusal[] = [];
+      await fill(port, 'full', acked, refusals, 1);
+      assert.equal(acked.size, 0);
+      assert.equal(refusals[0]?.stage, 'MAIL');
+      assert.match(refusals[0]?.line ?? '', /^452 4\.3\.1 /);
+
+      rmSync(filler);
+      const freedAt = Date.now();
+      while (acked.size === 0 && Date.now() - freedAt < 15_000) {
+        await fill(port, `after${Date.now()}`, acked, [], 1);
+        if (acked.size === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.equal(acked.size, 1, 'no mail accepted within 15 s of freeing space');
+      await stop('SIGTERM');
+      const spool = createSqliteSpool({ dataDir, inProcess: true });
+      await spool.open();
+      try {
+        for (const id of acked.keys())
+          assert.ok(await spool.getMessage(id), `acknowledged message ${id} is missing`);
+      } finally {
+        await spool.close();
+      }
+    } finally {
+      await stop('SIGKILL');
       if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
       rmSync(mountDir, { recursive: true, force: true });
       rmSync(configFile, { force: true });

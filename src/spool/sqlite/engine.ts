@@ -92,6 +92,8 @@ export class SqliteEngine {
   #groups = 0;
   #items = 0;
   #syncMode: 'FULL' | 'NORMAL' = 'FULL';
+  /** The open's bookkeeping could not be written (full disk): retried before writes. */
+  #startupPending = false;
   /** Write transactions since the last checkpoint. */
   #walWrites = 0;
   #lastCheckpoint = Date.now();
@@ -185,24 +187,39 @@ export class SqliteEngine {
         syncDirectory(dirname(this.#options.dataDir));
       }
       const writes = new WriteOps(db);
-      db.exec('BEGIN IMMEDIATE');
-      let released: number;
-      try {
-        released = writes.releaseAllLeases();
-        skipSequenceAfterUncleanStop(db);
-        db.exec('COMMIT');
-      } catch (error) {
-        if (db.isTransaction) db.exec('ROLLBACK');
-        throw error;
-      }
+      const released = this.#startupWrites(db, () => writes.releaseAllLeases());
       this.#state = { db, writes, reads: new ReadOps(db) };
       this.#logs.push({
         msg: 'spool opened',
-        extra: { path, schemaBefore: before, leasesReleased: released },
+        extra: { path, schemaBefore: before, leasesReleased: released ?? 'no: the disk is full' },
       });
     } catch (error) {
       db.close();
       throw error;
+    }
+  }
+
+  /**
+   * The bookkeeping of an open: release the previous run's leases (only here: later
+   * every lease is this run's own) and mark the run as not cleanly stopped yet. On a
+   * disk with no room left the spool still opens (mail already queued can be
+   * delivered, freeing space, and new mail is refused at MAIL): the leases then
+   * expire on their own and the mark is retried before the next write transaction.
+   * Returns the leases released, or undefined when the disk was full.
+   */
+  #startupWrites(db: DatabaseSync, releaseLeases?: () => number): number | undefined {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const released = releaseLeases?.() ?? 0;
+      skipSequenceAfterUncleanStop(db);
+      db.exec('COMMIT');
+      this.#startupPending = false;
+      return released;
+    } catch (error) {
+      if (db.isTransaction) db.exec('ROLLBACK');
+      if (toWireError(error).kind !== 'full') throw error;
+      this.#startupPending = true;
+      return undefined;
     }
   }
 
@@ -286,6 +303,13 @@ export class SqliteEngine {
       return;
     }
     const { db, writes } = state;
+    if (this.#startupPending) {
+      try {
+        this.#startupWrites(db);
+      } catch (error) {
+        this.#log('spool startup bookkeeping failed', toWireError(error));
+      }
+    }
     let next = 0;
     while (next < requests.length) {
       const applied: { id: number; value: unknown }[] = [];
