@@ -95,5 +95,7 @@ export const DEFAULT_ROUTE = {
 } as const;
 
 export const DEFAULT_SUPPRESSION = { enabled: true, ttlMs: 30 * 24 * HOUR } as const;
+/** Finished messages, their attempts and events are kept this long, then purged. */
+export const DEFAULT_RETENTION_MS = 7 * 24 * HOUR;
 export const DEFAULT_EVENT_LOG = { enabled: true, file: 'events.log', maxBytes: 50 * MB, keep: 5 } as const;
 export const DEFAULT_LOG_LEVEL = 'info';

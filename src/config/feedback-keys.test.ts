@@ -37,6 +37,12 @@ feedback:
     ]);
   });
 
+  test('retention: default 7 days, a duration, or 0 to keep history forever', async () => {
+    assert.equal((await loadYaml('feedback: {}')).feedback.retentionMs, 7 * 86_400_000);
+    assert.equal((await loadYaml('feedback: { retention: 36h }')).feedback.retentionMs, 36 * 3_600_000);
+    assert.equal((await loadYaml('feedback: { retention: 0 }')).feedback.retentionMs, 0);
+  });
+
   test('suppression and the event log: set, partly set, forever', async () => {
     const c = await loadYaml(`
 dataDir: /var/lib/mx
@@ -102,6 +108,7 @@ describe('feedback keys refused, with the key named', () => {
       hook(`url: "not a url", secret: "${WHSEC}"`),
       'feedback.webhooks[0].url: expected an http://',
     ],
+    ['retention', 'feedback: { retention: soon }', 'feedback.retention: '],
     ['webhook without secret', hook('url: "https://h.example/"'), 'feedback.webhooks[0].secret: is required'],
     [
       'short secret',

@@ -94,6 +94,7 @@ function feedback(f: FeedbackConfig, secret: Redact): Record<string, unknown> {
       secret: secret(w.secret),
       ...(w.events === undefined ? {} : { events: [...w.events] }),
     })),
+    retention: formatDuration(f.retentionMs),
     suppression: { enabled: f.suppression.enabled, ttl: formatDuration(f.suppression.ttlMs) },
     eventLog: {
       enabled: f.eventLog.enabled,

@@ -220,6 +220,11 @@ export interface ClassificationRule {
 
 export interface FeedbackConfig {
   readonly webhooks: readonly WebhookConfig[];
+  /**
+   * How long the history of finished messages (recipients, attempts) and stored
+   * events is kept before it is purged from the spool; 0 keeps it forever.
+   */
+  readonly retentionMs: number;
   /** Hard bounces add the address to the suppression list for `ttlMs` (0 = forever). */
   readonly suppression: { readonly enabled: boolean; readonly ttlMs: number };
   /** One JSON line per event; rotated at `maxBytes`, keeping `keep` old files. */

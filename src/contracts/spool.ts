@@ -138,6 +138,21 @@ export interface SpoolStats {
   readonly bodyBytes: number;
 }
 
+/** What `purge` removes: history older than `before`, in batches of at most `limit` messages. */
+export interface PurgeRequest {
+  /** Epoch ms: messages received, and events stored, before this go. */
+  readonly before: number;
+  /** The smallest queue id of `before` (ids sort by time), which bounds the index scan. */
+  readonly beforeId: string;
+  /** At most this many messages, and this many events, per call. */
+  readonly limit: number;
+}
+
+export interface PurgeResult {
+  readonly messages: number;
+  readonly events: number;
+}
+
 export interface Spool {
   /** Opens storage, runs migrations, and releases leases this owner held before a crash. */
   open(): Promise<void>;
@@ -179,6 +194,12 @@ export interface Spool {
    */
   attempts(messageId: string): Promise<StoredAttempt[]>;
   list(filter: ListFilter): Promise<StoredMessage[]>;
+  /**
+   * History retention: deletes messages received before `before` that have no pending
+   * recipient (with their recipients and attempts), and events stored before it.
+   * Pending mail is never touched. Call again while a result reaches `limit`.
+   */
+  purge(request: PurgeRequest): Promise<PurgeResult>;
   /** Stored events with seq > after, oldest first (live-stream resume, webhook outbox). */
   eventsSince(after: number, limit: number): Promise<LifecycleEvent[]>;
   stats(): Promise<SpoolStats>;

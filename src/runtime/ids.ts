@@ -21,15 +21,24 @@ function randomBytes10(): Buffer {
   return slice;
 }
 
-export function newQueueId(now: number = Date.now()): string {
-  let out = '';
-  let time = now;
+/** The 10 characters that encode milliseconds `ms`, most significant first. */
+function timePart(ms: number): string {
   const timeChars: string[] = [];
+  let time = ms;
   for (let i = 0; i < 10; i++) {
     timeChars.push(ALPHABET[time % 32]!);
     time = Math.floor(time / 32);
   }
-  out = timeChars.reverse().join('');
+  return timeChars.reverse().join('');
+}
+
+/** The smallest id of `ms`: every id made at or after `ms` sorts at or after it, every earlier one before. */
+export function queueIdFloor(ms: number): string {
+  return `${timePart(Math.max(0, Math.floor(ms)))}${'0'.repeat(16)}`;
+}
+
+export function newQueueId(now: number = Date.now()): string {
+  let out = timePart(now);
   const random = randomBytes10();
   // 80 bits -> 16 base32 characters, 5 bits at a time.
   let acc = 0;

@@ -29,6 +29,7 @@ import { domainOf } from '../queue/scheduler.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide } from './delivery-wiring.ts';
 import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
+import { startHistoryPurge } from './history-purge.ts';
 
 export interface RunningMxpress {
   readonly listeners: readonly {
@@ -142,6 +143,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
   delivery.scheduler.start();
+  const purge = startHistoryPurge({ spool, retentionMs: config.feedback.retentionMs, log });
 
   const material = await loadOrCreateTlsMaterial({
     dataDir: config.dataDir,
@@ -197,6 +199,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     for (const l of listeners) await l.close();
     await delivery.stop(0);
     await feedback.stop();
+    await purge.stop();
     await spool.close();
     throw error;
   }
@@ -235,6 +238,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     for (const l of listeners) await l.close();
     await delivery.stop(0);
     await feedback.stop();
+    await purge.stop();
     await spool.close();
     throw error;
   }
@@ -265,6 +269,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
         await Promise.all(listeners.map((l) => l.drain(10_000)));
         await delivery.stop(10_000);
         await feedback.stop();
+        await purge.stop();
         clearInterval(freeTimer);
         await spool.close();
         log('info', 'stopped', { reason });

@@ -2,12 +2,14 @@
  * Conformance cases for what the HTTP API and live consumers need from a Spool:
  * `commit` and `update` resolve with the events they stored (`seq` filled in,
  * equal to what `eventsSince` returns), `attempts` lists stored attempts, and
- * `cancel` finalizes pending recipients with events and releases the body.
+ * `cancel` finalizes pending recipients with events and releases the body, and
+ * `purge` drops old finished history while pending mail stays.
  * Registered by conformance.ts; test code only.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import type { Attempt } from '../contracts/status.ts';
+import { queueIdFloor } from '../runtime/ids.ts';
 import {
   cancelledEvent,
   type MakeSpool,
@@ -162,6 +164,72 @@ export function registerOperatorCases(make: MakeSpool): void {
       const stored = await spool.getMessage(m.id);
       assert.equal(stored?.recipients[0]?.status, 'cancelled');
       assert.equal(stored?.recipients[0]?.attempts, 1, 'the attempt is still recorded');
+    });
+  });
+
+  it('purge drops finished messages and events older than the cutoff, never pending mail', async () => {
+    await withSpool(make, async (spool) => {
+      const DAY = 86_400_000;
+      const oldDone = makeMessage({ receivedAt: T0, to: ['a@x.test', 'b@y.test'] });
+      const oldPending = makeMessage({ receivedAt: T0 + 1, to: ['p@x.test', 'q@x.test'] });
+      const newDone = makeMessage({ receivedAt: T0 + 10 * DAY, to: ['n@x.test'] });
+      for (const m of [oldDone, oldPending, newDone]) await spool.commit(m, { events: [receivedEvent(m)] });
+      await spool.update(
+        [
+          { messageId: oldDone.id, index: 0, status: 'delivered', attempt: attempt(1, 'delivered') },
+          { messageId: oldDone.id, index: 1, status: 'bounced', attempt: attempt(2, 'failed') },
+          // One of two final: the message is still pending as a whole.
+          { messageId: oldPending.id, index: 0, status: 'delivered', attempt: attempt(3, 'delivered') },
+          { messageId: newDone.id, index: 0, status: 'delivered', attempt: attempt(4, 'delivered') },
+        ],
+        [cancelledEvent(newDone.id, 'n@x.test', T0 + 10 * DAY)],
+      );
+      const before = await spool.stats();
+      const cutoff = T0 + 5 * DAY;
+      const result = await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 });
+      assert.deepEqual(result, { messages: 1, events: 2 });
+      assert.equal(await spool.getMessage(oldDone.id), undefined);
+      assert.deepEqual(await spool.attempts(oldDone.id), []);
+      assert.equal((await spool.getMessage(oldPending.id))?.recipients.length, 2);
+      assert.ok(await spool.getMessage(newDone.id));
+      assert.deepEqual(
+        (await spool.eventsSince(0, 100)).map((e) => [e.type, e.messageId]),
+        [
+          ['received', newDone.id],
+          ['cancelled', newDone.id],
+        ],
+      );
+      const after = await spool.stats();
+      assert.equal(after.messages, before.messages - 1);
+      assert.equal(after.recipientsByStatus.delivered, before.recipientsByStatus.delivered - 1);
+      assert.equal(after.recipientsByStatus.bounced, before.recipientsByStatus.bounced - 1);
+      // Nothing more is due; a second call finds nothing.
+      assert.deepEqual(await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 }), {
+        messages: 0,
+        events: 0,
+      });
+      // The limit bounds one call: two more finished old messages, limit 1.
+      const more = [T0 + 2, T0 + 3].map((at) => makeMessage({ receivedAt: at, to: ['z@x.test'] }));
+      for (const m of more) {
+        await spool.commit(m);
+        await spool.update([{ messageId: m.id, index: 0, status: 'delivered' }]);
+      }
+      assert.equal(
+        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
+        1,
+      );
+      assert.equal(
+        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
+        1,
+      );
+      assert.equal(
+        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
+        0,
+      );
+      await rejectsWith(
+        spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 0 }),
+        'SPOOL_IO',
+      );
     });
   });
 }

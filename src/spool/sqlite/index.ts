@@ -23,6 +23,8 @@ import type {
   CommitOptions,
   ListFilter,
   NewMessage,
+  PurgeRequest,
+  PurgeResult,
   RecipientUpdate,
   Spool,
   SpoolStats,
@@ -41,6 +43,7 @@ import {
   checkId,
   checkKeys,
   checkList,
+  checkPurge,
   checkTime,
   checkUpdates,
   LIMITS,
@@ -222,6 +225,11 @@ class SqliteSpoolFront implements SqliteSpool {
   async list(filter: ListFilter): Promise<StoredMessage[]> {
     this.#checked(() => checkList(filter));
     return this.#call('list', [filter]);
+  }
+
+  async purge(request: PurgeRequest): Promise<PurgeResult> {
+    this.#checked(() => checkPurge(request));
+    return this.#call('purge', [request]);
   }
 
   async eventsSince(after: number, limit: number): Promise<LifecycleEvent[]> {

@@ -14,6 +14,8 @@ import type {
   CommitOptions,
   ListFilter,
   NewMessage,
+  PurgeRequest,
+  PurgeResult,
   RecipientUpdate,
   SpoolStats,
   StoredAttempt,
@@ -42,6 +44,7 @@ export interface OpTable {
   setHeld: { args: [messageId: string, held: boolean]; result: number };
   retryNow: { args: [messageId: string, now: number]; result: number };
   cancel: { args: [messageId: string, now: number]; result: LifecycleEvent[] };
+  purge: { args: [request: PurgeRequest]; result: PurgeResult };
   attempts: { args: [messageId: string, limit: number]; result: StoredAttempt[] };
   list: { args: [filter: ListFilter]; result: StoredMessage[] };
   eventsSince: { args: [after: number, limit: number]; result: LifecycleEvent[] };
@@ -64,6 +67,7 @@ export const OP_KIND: Readonly<Record<Op, 'control' | 'write' | 'read'>> = {
   setHeld: 'write',
   retryNow: 'write',
   cancel: 'write',
+  purge: 'write',
   getMessage: 'read',
   readBody: 'read',
   list: 'read',

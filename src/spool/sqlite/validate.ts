@@ -8,7 +8,13 @@
  * The limits here bound the work one request can put into one transaction.
  */
 import type { LifecycleEvent } from '../../contracts/events.ts';
-import type { ClaimRequest, ListFilter, NewMessage, RecipientUpdate } from '../../contracts/spool.ts';
+import type {
+  ClaimRequest,
+  ListFilter,
+  NewMessage,
+  PurgeRequest,
+  RecipientUpdate,
+} from '../../contracts/spool.ts';
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
 import type { RecipientKey } from './protocol.ts';
 import { ALL_STATUSES } from './schema.ts';
@@ -19,6 +25,7 @@ export const LIMITS = {
   claimLimit: 10_000,
   listLimit: 1_000,
   eventsLimit: 10_000,
+  purgeLimit: 10_000,
   eventsPerCall: 10_000,
   attemptsPerCall: 10_000,
   idLength: 64,
@@ -114,6 +121,12 @@ export function checkList(filter: ListFilter): void {
 export function checkEventsSince(after: number, limit: number): void {
   if (!Number.isInteger(after) || after < 0) fail(`bad event cursor: ${after}`);
   checkCount(limit, LIMITS.eventsLimit, 'events limit');
+}
+
+export function checkPurge(request: PurgeRequest): void {
+  checkTime(request.before, 'purge cutoff');
+  checkId(request.beforeId, 'purge cutoff id');
+  checkCount(request.limit, LIMITS.purgeLimit, 'purge limit');
 }
 
 export { checkId, checkTime };

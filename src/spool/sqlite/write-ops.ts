@@ -15,6 +15,8 @@ import type {
   ClaimRequest,
   CommitOptions,
   NewMessage,
+  PurgeRequest,
+  PurgeResult,
   RecipientUpdate,
 } from '../../contracts/spool.ts';
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
@@ -71,6 +73,13 @@ export class WriteOps {
   readonly #setHeld: StatementSync;
   readonly #retryNow: StatementSync;
   readonly #cancel: StatementSync;
+  readonly #purgeCandidates: StatementSync;
+  readonly #purgeRecipients: StatementSync;
+  readonly #purgeAttempts: StatementSync;
+  readonly #purgeBody: StatementSync;
+  readonly #purgeMessage: StatementSync;
+  readonly #oldestEvents: StatementSync;
+  readonly #purgeEvents: StatementSync;
 
   constructor(db: DatabaseSync) {
     this.#insertMessage = db.prepare(
@@ -128,6 +137,16 @@ export class WriteOps {
       `UPDATE recipients SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = ?
        WHERE message_id = ? AND ${PENDING} RETURNING idx, address`,
     );
+    // A range scan of the primary key up to the cutoff id: old finished messages first.
+    this.#purgeCandidates = db.prepare(
+      'SELECT id, has_body, size FROM messages WHERE id < ? AND received_at < ? AND pending = 0 ORDER BY id LIMIT ?',
+    );
+    this.#purgeRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
+    this.#purgeAttempts = db.prepare('DELETE FROM attempts WHERE message_id = ?');
+    this.#purgeBody = db.prepare('DELETE FROM bodies WHERE id = ?');
+    this.#purgeMessage = db.prepare('DELETE FROM messages WHERE id = ?');
+    this.#oldestEvents = db.prepare('SELECT seq, at FROM events ORDER BY seq LIMIT ?');
+    this.#purgeEvents = db.prepare('DELETE FROM events WHERE seq <= ?');
   }
 
   commit(message: NewMessage, options: CommitOptions | undefined): LifecycleEvent[] {
@@ -257,6 +276,34 @@ export class WriteOps {
     return this.#storeEvents(
       rows.map((row) => ({ type: 'cancelled', seq: 0, at: now, messageId, recipient: row.address })),
     );
+  }
+
+  purge(request: PurgeRequest): PurgeResult {
+    const rows = this.#purgeCandidates.all(request.beforeId, request.before, request.limit) as unknown as {
+      id: string;
+      has_body: number;
+      size: number;
+    }[];
+    for (const row of rows) {
+      this.#purgeRecipients.run(row.id);
+      this.#purgeAttempts.run(row.id);
+      if (row.has_body === 1) {
+        this.#purgeBody.run(row.id);
+        this.#addBodyBytes.run(-row.size);
+      }
+      this.#purgeMessage.run(row.id);
+    }
+    // Events are in time order by seq: drop the oldest run of them stored before the cutoff.
+    const oldest = this.#oldestEvents.all(request.limit) as unknown as { seq: number; at: number }[];
+    let last = 0;
+    let events = 0;
+    for (const event of oldest) {
+      if (event.at >= request.before) break;
+      last = event.seq;
+      events += 1;
+    }
+    if (events > 0) this.#purgeEvents.run(last);
+    return { messages: rows.length, events };
   }
 
   #onRecipientFinal(messageId: string): void {
