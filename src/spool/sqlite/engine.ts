@@ -83,7 +83,7 @@ const CHECKPOINT_BUSY_MS = 2000;
 const CHECKPOINT_RESTART_TRANSACTIONS = 1000;
 
 /** Writes whose loss in a power cut costs at most a repeated attempt (see #syncFor). */
-export const LAZY_SYNC_OPS: ReadonlySet<string> = new Set(['update', 'claimDue', 'release', 'purge']);
+const LAZY_SYNC_OPS: ReadonlySet<string> = new Set(['update', 'claimDue', 'release', 'purge']);
 
 export class SqliteEngine {
   readonly #options: EngineOptions;
