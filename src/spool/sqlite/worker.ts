@@ -63,7 +63,7 @@ function drain(): void {
   }
 }
 
-/** The front posts the requests of one event-loop turn as one array. */
+/** The front posts requests as arrays (one request each today). */
 function enqueue(requests: readonly Request[]): void {
   for (const request of requests) {
     backlog.push(request);
