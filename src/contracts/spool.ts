@@ -138,19 +138,24 @@ export interface SpoolStats {
   readonly bodyBytes: number;
 }
 
-/** What `purge` removes: history older than `before`, in batches of at most `limit` messages. */
+/** What `purge` removes: history older than `before`, a bounded slice per call. */
 export interface PurgeRequest {
   /** Epoch ms: messages received, and events stored, before this go. */
   readonly before: number;
   /** The smallest queue id of `before` (ids sort by time), which bounds the index scan. */
   readonly beforeId: string;
-  /** At most this many messages, and this many events, per call. */
+  /** Resume the scan of messages after this id (the previous call's `scannedTo`). */
+  readonly afterId?: string;
+  /** At most this many messages examined, and this many events deleted, per call. */
   readonly limit: number;
 }
 
 export interface PurgeResult {
+  /** Messages deleted. */
   readonly messages: number;
   readonly events: number;
+  /** The last message id examined when the scan stopped at `limit` (call again from it); absent when done. */
+  readonly scannedTo?: string;
 }
 
 export interface Spool {
@@ -197,7 +202,9 @@ export interface Spool {
   /**
    * History retention: deletes messages received before `before` that have no pending
    * recipient (with their recipients and attempts), and events stored before it.
-   * Pending mail is never touched. Call again while a result reaches `limit`.
+   * Pending mail is never touched. Each call examines at most `limit` messages, so
+   * old pending mail never makes a call long: call again from `scannedTo` while it
+   * is set, and while `events` reaches `limit`.
    */
   purge(request: PurgeRequest): Promise<PurgeResult>;
   /** Stored events with seq > after, oldest first (live-stream resume, webhook outbox). */

@@ -4,8 +4,8 @@
  * size follows the traffic of the retention window instead of growing forever.
  *
  * In: the spool, the retention (0: keep everything, nothing runs). Out: a purge
- * a minute after start and then every `everyMs`, in batches of `batch` messages
- * with a pause between batches, so commits waiting in the spool's queue share
+ * a minute after start and then every `everyMs`, in slices of `batch` messages
+ * examined (old pending mail costs a scan, never a long call) with a pause between them, so commits waiting in the spool's queue share
  * its transactions and are never held up for long. Pending mail is never
  * touched (the spool's contract). A failed batch is logged and retried at the
  * next run; it never throws into the caller.
@@ -47,11 +47,20 @@ export function startHistoryPurge(options: HistoryPurgeOptions): HistoryPurge {
     let events = 0;
     const before = now() - options.retentionMs;
     const beforeId = queueIdFloor(before);
+    let afterId: string | undefined;
     while (!stopped) {
-      const result = await options.spool.purge({ before, beforeId, limit: batch });
+      const result = await options.spool.purge({
+        before,
+        beforeId,
+        limit: batch,
+        ...(afterId ? { afterId } : {}),
+      });
       messages += result.messages;
       events += result.events;
-      if (result.messages < batch && result.events < batch) break;
+      // Messages continue from where the scan stopped; once they are done, afterId
+      // stays put and further calls only take events.
+      if (result.scannedTo !== undefined) afterId = result.scannedTo;
+      else if (result.events < batch) break;
       await new Promise((resolve) => setTimeout(resolve, PAUSE_BETWEEN_BATCHES_MS));
     }
     if (messages > 0 || events > 0)

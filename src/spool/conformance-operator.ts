@@ -208,24 +208,25 @@ export function registerOperatorCases(make: MakeSpool): void {
         messages: 0,
         events: 0,
       });
-      // The limit bounds one call: two more finished old messages, limit 1.
+      // `limit` bounds the messages one call examines; old pending mail does not block
+      // what follows it, the next call resumes from `scannedTo`.
       const more = [T0 + 2, T0 + 3].map((at) => makeMessage({ receivedAt: at, to: ['z@x.test'] }));
       for (const m of more) {
         await spool.commit(m);
         await spool.update([{ messageId: m.id, index: 0, status: 'delivered' }]);
       }
-      assert.equal(
-        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
-        1,
-      );
-      assert.equal(
-        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
-        1,
-      );
-      assert.equal(
-        (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 })).messages,
-        0,
-      );
+      const slice = { before: cutoff, beforeId: queueIdFloor(cutoff), limit: 1 };
+      const first = await spool.purge(slice);
+      assert.deepEqual(first, { messages: 0, events: 0, scannedTo: oldPending.id });
+      const second = await spool.purge({ ...slice, afterId: first.scannedTo! });
+      assert.deepEqual(second, { messages: 1, events: 0, scannedTo: more[0]!.id });
+      const third = await spool.purge({ ...slice, afterId: second.scannedTo! });
+      assert.deepEqual(third, { messages: 1, events: 0, scannedTo: more[1]!.id });
+      assert.deepEqual(await spool.purge({ ...slice, afterId: third.scannedTo! }), {
+        messages: 0,
+        events: 0,
+      });
+      assert.ok(await spool.getMessage(oldPending.id));
       await rejectsWith(
         spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 0 }),
         'SPOOL_IO',

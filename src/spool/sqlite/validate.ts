@@ -126,6 +126,7 @@ export function checkEventsSince(after: number, limit: number): void {
 export function checkPurge(request: PurgeRequest): void {
   checkTime(request.before, 'purge cutoff');
   checkId(request.beforeId, 'purge cutoff id');
+  if (request.afterId !== undefined) checkId(request.afterId, 'purge cursor');
   checkCount(request.limit, LIMITS.purgeLimit, 'purge limit');
 }
 

@@ -137,9 +137,9 @@ export class WriteOps {
       `UPDATE recipients SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = ?
        WHERE message_id = ? AND ${PENDING} RETURNING idx, address`,
     );
-    // A range scan of the primary key up to the cutoff id: old finished messages first.
+    // A bounded range scan of the primary key, oldest first, up to the cutoff id.
     this.#purgeCandidates = db.prepare(
-      'SELECT id, has_body, size FROM messages WHERE id < ? AND received_at < ? AND pending = 0 ORDER BY id LIMIT ?',
+      'SELECT id, received_at, pending, has_body, size FROM messages WHERE id > ? AND id < ? ORDER BY id LIMIT ?',
     );
     this.#purgeRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
     this.#purgeAttempts = db.prepare('DELETE FROM attempts WHERE message_id = ?');
@@ -279,12 +279,21 @@ export class WriteOps {
   }
 
   purge(request: PurgeRequest): PurgeResult {
-    const rows = this.#purgeCandidates.all(request.beforeId, request.before, request.limit) as unknown as {
+    const rows = this.#purgeCandidates.all(
+      request.afterId ?? '',
+      request.beforeId,
+      request.limit,
+    ) as unknown as {
       id: string;
+      received_at: number;
+      pending: number;
       has_body: number;
       size: number;
     }[];
+    let messages = 0;
     for (const row of rows) {
+      if (row.pending > 0 || row.received_at >= request.before) continue;
+      messages += 1;
       this.#purgeRecipients.run(row.id);
       this.#purgeAttempts.run(row.id);
       if (row.has_body === 1) {
@@ -303,7 +312,8 @@ export class WriteOps {
       events += 1;
     }
     if (events > 0) this.#purgeEvents.run(last);
-    return { messages: rows.length, events };
+    const scannedTo = rows.length === request.limit ? rows[rows.length - 1]!.id : undefined;
+    return scannedTo === undefined ? { messages, events } : { messages, events, scannedTo };
   }
 
   #onRecipientFinal(messageId: string): void {
