@@ -76,9 +76,14 @@ export function toWireError(error: unknown): WireError {
   return sqliteCode === undefined ? { kind: 'io', message: text } : { kind: 'io', message: text, sqliteCode };
 }
 
-/** Checkpoint when idle at most this often, and under load at least this often (ms). */
+/**
+ * Checkpoint when idle at most this often, and under load at least this often (ms).
+ * A checkpoint holds up the commits queued behind it, so under load small frequent
+ * ones beat rare big ones: side by side at 900 msgs/s, DATA->250 p99 13-14 ms with
+ * 400 ms against 16-20 ms with 2 s.
+ */
 const CHECKPOINT_IDLE_MS = 200;
-const CHECKPOINT_BUSY_MS = 2000;
+const CHECKPOINT_BUSY_MS = 400;
 /** After this many transactions the WAL is rewound to its start (RESTART checkpoint). */
 const CHECKPOINT_RESTART_TRANSACTIONS = 1000;
 
