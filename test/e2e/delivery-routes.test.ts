@@ -17,9 +17,11 @@ import { type DeliveryLab, labZone, startDeliveryLab } from '../harness/delivery
 import { type SmtpSink, startSmtpSink } from '../harness/smtp-sink.ts';
 
 const delivered =
-  (messageId: string) =>
+  (messageId: string, recipient?: string) =>
   (e: LifecycleEvent): e is DeliveredEvent =>
-    e.type === 'delivered' && e.messageId === messageId;
+    e.type === 'delivered' &&
+    e.messageId === messageId &&
+    (recipient === undefined || e.recipient === recipient);
 
 function route(partial: Partial<RelayRoute> & { name: string }): RelayRoute {
   return {
@@ -99,7 +101,9 @@ describe('relay routes, shaping and DKIM', () => {
 
   it('sends a routed domain through its smarthost and records the route', async () => {
     const id = await lab.submit('sender@dump.test', ['x@routed.test', 'y@sub.routed.test']);
-    const event = await lab.waitFor(delivered(id));
+    // Two domains, two deliveries: wait for both before reading what was stored.
+    const event = await lab.waitFor(delivered(id, 'x@routed.test'));
+    await lab.waitFor(delivered(id, 'y@sub.routed.test'));
     assert.equal(event.attempt.route, 'relay:smarthost');
     assert.equal(event.attempt.ip, '127.0.0.8');
     const stored = await lab.server.running.spool.getMessage(id);
