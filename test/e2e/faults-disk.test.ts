@@ -18,7 +18,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import { createSqliteSpool } from '../../src/spool/sqlite/index.ts';
 import { freePort, startChildMxpress } from '../harness/child-mxpress.ts';
 import { rawSession } from '../harness/raw-session.ts';
@@ -36,10 +36,6 @@ function cannotMount(probeDir: string): string | undefined {
   } catch (error) {
     return `mount -t tmpfs does not work here: ${String(error).split('\n')[0]}`;
   }
-}
-
-function startChild(dataDir: string, port: number, configFile: string): Promise<ChildProcess> {
-  return startChildMxpress(dataDir, port, ['--config', configFile, '--dns-server', '127.0.0.1:9']);
 }
 
 type Refusal = { stage: 'MAIL' | 'RCPT' | 'DATA' | 'dot'; line: string };
@@ -85,27 +81,92 @@ async function fill(
   }
 }
 
+/** A data disk of its own for one mxpress child: a tmpfs, a config file, the child. */
+interface Disk {
+  readonly mountDir: string;
+  readonly dataDir: string;
+  readonly port: number;
+  /** Starts mxpress on the disk (waits for its 220). */
+  start(): Promise<ChildProcess>;
+  /** Stops the running child, if any, with `signal` and waits for it to exit. */
+  stop(signal: NodeJS.Signals): Promise<void>;
+}
+
+/**
+ * Runs `body` with a `sizeMb` tmpfs as mxpress's disk, or skips `t` when mounting is
+ * not possible here. Always kills the child, unmounts and removes what it made.
+ */
+async function withDisk(t: TestContext, sizeMb: number, body: (disk: Disk) => Promise<void>): Promise<void> {
+  const mountDir = mkdtempSync(join(tmpdir(), 'mxpress-disk-'));
+  const reason = cannotMount(mountDir);
+  if (reason) {
+    rmSync(mountDir, { recursive: true, force: true });
+    t.skip(reason);
+    return;
+  }
+  const configFile = `${mountDir}.yaml`;
+  writeFileSync(configFile, 'smtp:\n  limits:\n    minFreeBytes: 256KB\n');
+  let child: ChildProcess | undefined;
+  let mounted = false;
+  const dataDir = join(mountDir, 'data');
+  const disk: Disk = {
+    mountDir,
+    dataDir,
+    port: await freePort(),
+    async start() {
+      child = await startChildMxpress(dataDir, disk.port, [
+        '--config',
+        configFile,
+        '--dns-server',
+        '127.0.0.1:9',
+      ]);
+      return child;
+    },
+    async stop(signal) {
+      const running = child;
+      if (!running) return;
+      const exited = new Promise((resolve) => running.once('exit', resolve));
+      running.kill(signal);
+      await exited;
+      child = undefined;
+    },
+  };
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', mountDir], { stdio: 'pipe' });
+    mounted = true;
+    await body(disk);
+  } finally {
+    await disk.stop('SIGKILL');
+    if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
+    rmSync(mountDir, { recursive: true, force: true });
+    rmSync(configFile, { force: true });
+  }
+}
+
+/** Fills the file system holding `path` to its last byte with one file there. */
+function fillToTheLastByte(path: string): void {
+  const fd = openSync(path, 'w');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 0x61);
+    for (let size = chunk.length; size > 0; ) {
+      try {
+        writeSync(fd, chunk, 0, size);
+      } catch {
+        size = Math.floor(size / 2);
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
 describe('full disk', () => {
   it('refuses with 4xx when the spool disk is full, loses nothing acknowledged, and recovers', async (t) => {
-    const mountDir = mkdtempSync(join(tmpdir(), 'mxpress-disk-'));
-    const reason = cannotMount(mountDir);
-    if (reason) {
-      rmSync(mountDir, { recursive: true, force: true });
-      t.skip(reason);
-      return;
-    }
-    const configFile = `${mountDir}.yaml`;
-    writeFileSync(configFile, 'smtp:\n  limits:\n    minFreeBytes: 256KB\n');
-    let child: ChildProcess | undefined;
-    let mounted = false;
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=12m', 'tmpfs', mountDir], { stdio: 'pipe' });
-      mounted = true;
-      const filler = join(mountDir, 'filler.bin');
+    await withDisk(t, 12, async (disk) => {
+      const filler = join(disk.mountDir, 'filler.bin');
       writeFileSync(filler, Buffer.alloc(FILLER_BYTES, 0x61));
-      const dataDir = join(mountDir, 'data');
-      const port = await freePort();
-      child = await startChild(dataDir, port, configFile);
+      const { port, dataDir } = disk;
+      const child = await disk.start();
 
       const acked = new Map<string, string>();
       const refusals: Refusal[] = [];
@@ -136,13 +197,10 @@ describe('full disk', () => {
       assert.ok(recovered, 'no mail accepted within 15 s of freeing space');
       t.diagnostic(`mail accepted again ${Date.now() - freedAt} ms after the filler was deleted`);
 
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-      child = undefined;
+      await disk.stop('SIGTERM');
       // Opening the spool writes (lease release, WAL checkpoint): give the reader room,
       // so what is checked is the data the server left, not whether a reader fits.
-      execFileSync('mount', ['-o', 'remount,size=64m', mountDir], { stdio: 'pipe' });
+      execFileSync('mount', ['-o', 'remount,size=64m', disk.mountDir], { stdio: 'pipe' });
       const spool = createSqliteSpool({ dataDir, inProcess: true });
       await spool.open();
       try {
@@ -158,62 +216,19 @@ describe('full disk', () => {
         await spool.close();
       }
       t.diagnostic(`all ${acked.size} acknowledged messages found intact in the spool`);
-    } finally {
-      if (child) {
-        const exited = new Promise((resolve) => child?.once('exit', resolve));
-        child.kill('SIGKILL');
-        await exited;
-      }
-      if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
-      rmSync(mountDir, { recursive: true, force: true });
-      rmSync(configFile, { force: true });
-    }
+    });
   });
 
   it('starts on a disk with no room left, refuses with 452 4.3.1, and takes mail once space returns', async (t) => {
-    const mountDir = mkdtempSync(join(tmpdir(), 'mxpress-disk-'));
-    const reason = cannotMount(mountDir);
-    if (reason) {
-      rmSync(mountDir, { recursive: true, force: true });
-      t.skip(reason);
-      return;
-    }
-    const configFile = `${mountDir}.yaml`;
-    writeFileSync(configFile, 'smtp:\n  limits:\n    minFreeBytes: 256KB\n');
-    let child: ChildProcess | undefined;
-    let mounted = false;
-    const stop = async (signal: NodeJS.Signals): Promise<void> => {
-      const running = child;
-      if (!running) return;
-      const exited = new Promise((resolve) => running.once('exit', resolve));
-      running.kill(signal);
-      await exited;
-      child = undefined;
-    };
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mountDir], { stdio: 'pipe' });
-      mounted = true;
-      const dataDir = join(mountDir, 'data');
-      const port = await freePort();
+    await withDisk(t, 8, async (disk) => {
+      const { port, dataDir } = disk;
       // A first run makes the data dir (databases, certificate); then the disk fills up to the last byte.
-      child = await startChild(dataDir, port, configFile);
-      await stop('SIGTERM');
-      const filler = join(mountDir, 'filler.bin');
-      const fd = openSync(filler, 'w');
-      try {
-        const chunk = Buffer.alloc(64 * 1024, 0x61);
-        for (let size = chunk.length; size > 0; ) {
-          try {
-            writeSync(fd, chunk, 0, size);
-          } catch {
-            size = Math.floor(size / 2);
-          }
-        }
-      } finally {
-        closeSync(fd);
-      }
+      await disk.start();
+      await disk.stop('SIGTERM');
+      const filler = join(disk.mountDir, 'filler.bin');
+      fillToTheLastByte(filler);
 
-      child = await startChild(dataDir, port, configFile);
+      await disk.start();
       const acked = new Map<string, string>();
       const refusals: Refusal[] = [];
       await fill(port, 'full', acked, refusals, 1);
@@ -228,7 +243,7 @@ describe('full disk', () => {
         if (acked.size === 0) await new Promise((resolve) => setTimeout(resolve, 250));
       }
       assert.equal(acked.size, 1, 'no mail accepted within 15 s of freeing space');
-      await stop('SIGTERM');
+      await disk.stop('SIGTERM');
       const spool = createSqliteSpool({ dataDir, inProcess: true });
       await spool.open();
       try {
@@ -237,11 +252,6 @@ describe('full disk', () => {
       } finally {
         await spool.close();
       }
-    } finally {
-      await stop('SIGKILL');
-      if (mounted) execFileSync('umount', [mountDir], { stdio: 'pipe' });
-      rmSync(mountDir, { recursive: true, force: true });
-      rmSync(configFile, { force: true });
-    }
+    });
   });
 });
