@@ -2,15 +2,16 @@
  * Builds the delivery side: resolver, SMTP client, engine and queue scheduler.
  *
  * In: the config, the spool, the event bus and the bounce hook. Out: the
- * scheduler (whose `admit` is the acceptor's fast path), the engine (for stats
- * and shutdown) and `freshBodies`. The transaction loader takes a just-accepted
- * message's body from `freshBodies` for its first attempt, and otherwise reads it
+ * scheduler, the engine (for stats and shutdown) and `admit`, the acceptor's fast
+ * path. The transaction loader takes a just-accepted message's body from memory
+ * (`FreshBodies`, filled by `admit`) for its first attempt, and otherwise reads it
  * from the spool (bodies are never kept in memory between attempts), then decides
  * whether it needs 8BITMIME.
  */
 import { isAscii } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.ts';
+import type { EnvelopeInput } from '../contracts/envelope.ts';
 import type { EventSink } from '../contracts/events.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { createResolver } from '../delivery/dns/resolver.ts';
@@ -21,8 +22,9 @@ import { openSmtpConnection } from '../delivery/smtp-client/index.ts';
 import type { OutboundTransaction } from '../delivery/smtp-client/types.ts';
 import { httpsPolicyFetcher, MtaStsPolicies } from '../delivery/tls-policy/mta-sts.ts';
 import { TlsReportStore } from '../delivery/tls-policy/tls-report.ts';
+import type { AcceptedMessage } from '../ingress/accept.ts';
 import type { DeliveryReport } from '../queue/reports.ts';
-import { Scheduler, type SchedulerDeps } from '../queue/scheduler.ts';
+import { domainOf, Scheduler, type SchedulerDeps } from '../queue/scheduler.ts';
 import { FreshBodies } from './fresh-bodies.ts';
 
 /** Bytes of just-accepted bodies kept for their first attempt (see fresh-bodies.ts). */
@@ -32,8 +34,11 @@ export interface DeliverySide {
   readonly scheduler: Scheduler;
   readonly engine: DeliveryEngine;
   readonly owner: string;
-  /** Just-accepted bodies for their first attempt; the acceptor puts, the loader takes. */
-  readonly freshBodies: FreshBodies;
+  /**
+   * The acceptor's fast path: queues a just-committed message for its first attempt,
+   * which takes `body` (when given) from memory instead of reading the spool.
+   */
+  admit(message: AcceptedMessage, envelope: EnvelopeInput, body: Uint8Array | undefined): void;
   /** TLS-RPT counts per policy domain (RFC 8460), for the API. */
   readonly tlsReports: TlsReportStore;
   stop(timeoutMs: number): Promise<void>;
@@ -121,7 +126,14 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     scheduler,
     engine,
     owner,
-    freshBodies,
+    admit(message, envelope, body) {
+      if (body !== undefined) {
+        // The scheduler makes one job per recipient domain, and each job loads the body once.
+        const domains = new Set(envelope.recipients.map((r) => domainOf(r.address)));
+        freshBodies.put(message.id, body, domains.size);
+      }
+      scheduler.admit(message.id, message.receivedAt, message.size, envelope);
+    },
     tlsReports,
     async stop(timeoutMs) {
       await scheduler.stop(timeoutMs);

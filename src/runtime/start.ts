@@ -25,7 +25,6 @@ import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
-import { domainOf } from '../queue/scheduler.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide } from './delivery-wiring.ts';
 import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
@@ -126,11 +125,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
           message.id,
           input.envelope.recipients.map((r) => r.address),
         );
-      if (body !== undefined) {
-        const domains = new Set(input.envelope.recipients.map((r) => domainOf(r.address)));
-        delivery.freshBodies.put(message.id, body, domains.size);
-      }
-      delivery.scheduler.admit(message.id, message.receivedAt, message.size, input.envelope);
+      delivery.admit(message, input.envelope, body);
     },
   });
   report = createReporter({
