@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { seededRandom } from '../../test/harness/prng.ts';
+import { SeededRandom } from '../../test/harness/prng.ts';
 import { formatMailbox, type Mailbox, parseMailbox } from './address.ts';
 import { parseCommandLine, parseHeloArgument } from './command.ts';
 import { ContentChecker } from './content-checker.ts';
@@ -21,20 +21,7 @@ const ITERATIONS = 20_000;
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-class Fuzzer {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = seededRandom(seed);
-  }
-  int(max: number): number {
-    return Math.floor(this.#next() * max);
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
+class Fuzzer extends SeededRandom {
   string(alphabet: readonly string[], maxLength: number): string {
     let out = '';
     const length = this.int(maxLength + 1);

@@ -12,3 +12,21 @@ export function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** The helpers the fuzzers draw with, over one `seededRandom` stream. */
+export class SeededRandom {
+  readonly #next: () => number;
+  constructor(seed: number) {
+    this.#next = seededRandom(seed);
+  }
+  /** A whole number in [0, max). */
+  int(max: number): number {
+    return Math.floor(this.#next() * max);
+  }
+  chance(p: number): boolean {
+    return this.#next() < p;
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+}

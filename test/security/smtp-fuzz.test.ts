@@ -17,7 +17,7 @@ import { connect, type Socket } from 'node:net';
 import { after, before, it } from 'node:test';
 import { LineReader } from '../harness/line-reader.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
-import { seededRandom } from '../harness/prng.ts';
+import { SeededRandom } from '../harness/prng.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
 const SEED = Number(process.env.MXPRESS_FUZZ_SEED ?? 0x5ec0de);
@@ -32,20 +32,7 @@ const ENHANCED = /^\d{3}[ -]\d\.\d{1,3}\.\d{1,3}( |$)/;
  */
 const FRAMING_VERB = /^(data|bdat|starttls|quit|auth|help|ehlo|helo)/i;
 
-class Rng {
-  readonly #next: () => number;
-  constructor(seed: number) {
-    this.#next = seededRandom(seed);
-  }
-  int(max: number): number {
-    return Math.floor(this.#next() * max);
-  }
-  chance(p: number): boolean {
-    return this.#next() < p;
-  }
-  pick<T>(items: readonly T[]): T {
-    return items[this.int(items.length)]!;
-  }
+class Rng extends SeededRandom {
   bytes(length: number, alphabet?: string): Buffer {
     const out = Buffer.alloc(length);
     for (let i = 0; i < length; i++)
