@@ -24,6 +24,8 @@ export interface TestApi {
   readonly app: FastifyInstance;
   /** How often the API poked the queue. */
   readonly pokes: () => number;
+  /** Commits a small message through the acceptor (stored and its `received` event published); resolves with its id. */
+  accept(message: { from: string; to: readonly string[]; subject: string }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,26 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
     acceptor,
     app,
     pokes: () => pokes,
+    async accept({ from, to, subject }) {
+      const accepted = await acceptor.accept({
+        envelope: {
+          mailFrom: from,
+          recipients: to.map((address) => ({ address })),
+          bodyType: '7BIT',
+          smtputf8: false,
+        },
+        origin: {
+          kind: 'http',
+          listener: 'api',
+          clientIp: '127.0.0.1',
+          clientPort: 1,
+          helo: '',
+          protocol: 'HTTP',
+        },
+        content: [Buffer.from(`Subject: ${subject}\r\n\r\nx\r\n`)],
+      });
+      return accepted.id;
+    },
     async close() {
       await app.close();
       await spool.close();

@@ -19,25 +19,8 @@ import { fakeIo, runCli } from '../test-helpers.ts';
 let api: TestApi;
 let id: string;
 
-async function accept(to: string[], subject = 'cli test'): Promise<string> {
-  const accepted = await api.acceptor.accept({
-    envelope: {
-      mailFrom: 'sender@example.test',
-      recipients: to.map((address) => ({ address })),
-      bodyType: '7BIT',
-      smtputf8: false,
-    },
-    origin: {
-      kind: 'http',
-      listener: 'api',
-      clientIp: '127.0.0.1',
-      clientPort: 1,
-      helo: '',
-      protocol: 'HTTP',
-    },
-    content: [Buffer.from(`Subject: ${subject}\r\n\r\nx\r\n`)],
-  });
-  return accepted.id;
+function accept(to: string[], subject = 'cli test'): Promise<string> {
+  return api.accept({ from: 'sender@example.test', to, subject });
 }
 
 function attempt(outcome: Attempt['outcome'], code: number, enhanced: string, text: string): Attempt {
