@@ -12,7 +12,9 @@
 import { ApiClient, ApiProblemError, ApiUnreachableError, apiOptions } from '../api-client.ts';
 import { type CliIo, EXIT } from '../io.ts';
 
-export class UsageProblem extends Error {}
+import { UsageProblem, usageOr } from './usage.ts';
+
+export { UsageProblem, usageOr };
 
 export const API_FLAGS = {
   api: { type: 'string' },
@@ -27,11 +29,7 @@ export function clientFor(
   values: { api?: string | undefined; token?: string | undefined },
   io: CliIo,
 ): ApiClient {
-  try {
-    return new ApiClient(apiOptions(values, io.env));
-  } catch (error) {
-    throw new UsageProblem(error instanceof Error ? error.message : String(error));
-  }
+  return usageOr(() => new ApiClient(apiOptions(values, io.env)));
 }
 
 /** Runs a command body, turning known failures into a message and an exit code. */

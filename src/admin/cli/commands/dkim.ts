@@ -16,14 +16,13 @@ import { domainToASCII } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { type CliIo, EXIT } from '../io.ts';
 import type { Command } from './command.ts';
+import { UsageProblem, usageOr } from './usage.ts';
 
 const generateKeyPairAsync = promisify(generateKeyPair);
 const LABEL = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 const SELECTOR = /^[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9_-]{0,61}[a-z0-9])?)*$/i;
 const ALLOWED_BITS = [1024, 2048, 3072, 4096];
 const TXT_STRING = 255;
-
-class UsageProblem extends Error {}
 
 interface KeygenArgs {
   readonly domain: string;
@@ -33,12 +32,7 @@ interface KeygenArgs {
 }
 
 function parseKeygenArgs(args: readonly string[], cwd: string): KeygenArgs {
-  let parsed: ReturnType<typeof parseKeygenTokens>;
-  try {
-    parsed = parseKeygenTokens(args);
-  } catch (error) {
-    throw new UsageProblem(error instanceof Error ? error.message : String(error));
-  }
+  const parsed: ReturnType<typeof parseKeygenTokens> = usageOr(() => parseKeygenTokens(args));
   const [given, extra] = parsed.positionals;
   if (given === undefined) throw new UsageProblem('which domain? e.g. mxpress dkim keygen example.com');
   if (extra !== undefined) throw new UsageProblem(`unexpected argument "${extra}"`);

@@ -15,12 +15,11 @@ import { parseArgs } from 'node:util';
 import { classify, parseExplainInput } from '../../../feedback/classify.ts';
 import { type CliIo, EXIT, type InputStream } from '../io.ts';
 import type { Command } from './command.ts';
+import { UsageProblem, usageOr } from './usage.ts';
 
 const MAX_STDIN_CHARS = 65_536;
 const STDIN_TIMEOUT_MS = 300_000;
 const WIDTH = 78;
-
-class UsageProblem extends Error {}
 
 /** Reads stdin up to the size limit; rejects with a UsageProblem when it takes too long. */
 async function readStdin(stdin: InputStream): Promise<string> {
@@ -79,16 +78,14 @@ function headline(severity: 'hard' | 'soft', replyCode: number | undefined): [st
 }
 
 function parseExplainArgs(args: readonly string[]) {
-  try {
-    return parseArgs({
+  return usageOr(() =>
+    parseArgs({
       args: [...args],
       allowPositionals: true,
       strict: true,
       options: { json: { type: 'boolean' } },
-    });
-  } catch (error) {
-    throw new UsageProblem(error instanceof Error ? error.message : String(error));
-  }
+    }),
+  );
 }
 
 export const explainCommand: Command = {

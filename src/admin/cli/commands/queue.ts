@@ -20,6 +20,7 @@ import {
   statusColor,
   table,
   UsageProblem,
+  usageOr,
   withApiErrors,
 } from './api-common.ts';
 import type { Command } from './command.ts';
@@ -116,12 +117,7 @@ export const queueCommand: Command = {
   help: () => HELP,
   run: (args, io) =>
     withApiErrors(io, 'queue', async () => {
-      let parsed: ReturnType<typeof parseQueue>;
-      try {
-        parsed = parseQueue(args);
-      } catch (error) {
-        throw new UsageProblem(error instanceof Error ? error.message : String(error));
-      }
+      const parsed: ReturnType<typeof parseQueue> = usageOr(() => parseQueue(args));
       const [sub, id, extra] = parsed.positionals;
       if (sub === undefined) throw new UsageProblem(`needs a subcommand (${SUBCOMMANDS.join(', ')})`);
       if (!(SUBCOMMANDS as readonly string[]).includes(sub))

@@ -23,6 +23,7 @@ import {
   statusColor,
   table,
   UsageProblem,
+  usageOr,
   withApiErrors,
 } from './api-common.ts';
 import type { Command } from './command.ts';
@@ -127,12 +128,7 @@ export const sendCommand: Command = {
   help: () => HELP,
   run: (args, io) =>
     withApiErrors(io, 'send', async () => {
-      let values: Values;
-      try {
-        values = parseSend(args).values;
-      } catch (error) {
-        throw new UsageProblem(error instanceof Error ? error.message : String(error));
-      }
+      const values: Values = usageOr(() => parseSend(args).values);
       const timeoutS = values.timeout === undefined ? DEFAULT_TIMEOUT_S : Number(values.timeout);
       if (!Number.isFinite(timeoutS) || timeoutS <= 0 || timeoutS > MAX_TIMEOUT_S)
         throw new UsageProblem(`--timeout: expected seconds (1..${MAX_TIMEOUT_S}), got "${values.timeout}"`);

@@ -20,6 +20,7 @@ import {
   statusColor,
   table,
   UsageProblem,
+  usageOr,
   withApiErrors,
 } from './api-common.ts';
 import type { Command } from './command.ts';
@@ -121,12 +122,7 @@ export const statusCommand: Command = {
   help: () => HELP,
   run: (args, io) =>
     withApiErrors(io, 'status', async () => {
-      let parsed: ReturnType<typeof parseStatus>;
-      try {
-        parsed = parseStatus(args);
-      } catch (error) {
-        throw new UsageProblem(error instanceof Error ? error.message : String(error));
-      }
+      const parsed: ReturnType<typeof parseStatus> = usageOr(() => parseStatus(args));
       const [id, extra] = parsed.positionals;
       if (id === undefined) throw new UsageProblem('which message? give its queue id');
       if (extra !== undefined) throw new UsageProblem(`unexpected argument "${extra}"`);

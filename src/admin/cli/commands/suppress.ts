@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { ApiClient, ApiProblemError, ApiUnreachableError, apiOptions } from '../api-client.ts';
 import { type CliIo, EXIT } from '../io.ts';
 import type { Command } from './command.ts';
+import { UsageProblem, usageOr } from './usage.ts';
 
 const MAX_IMPORT_BYTES = 20 * 1024 * 1024;
 const SUBCOMMANDS = ['list', 'add', 'remove', 'import', 'export'] as const;
@@ -38,8 +39,6 @@ Manage the suppression list of a running server (addresses refused at RCPT).
 Flags for all: --api URL (MXPRESS_API, default http://127.0.0.1:8025), --token TOKEN (MXPRESS_TOKEN).
 CSV columns: address,reason,message_id,created_at,expires_at (header optional; without one: address,reason,expires_at).`;
 
-class UsageProblem extends Error {}
-
 interface Entry {
   readonly address?: unknown;
   readonly reason?: unknown;
@@ -48,8 +47,8 @@ interface Entry {
 }
 
 function parse(args: readonly string[]) {
-  try {
-    return parseArgs({
+  return usageOr(() =>
+    parseArgs({
       args: [...args],
       allowPositionals: true,
       strict: true,
@@ -63,10 +62,8 @@ function parse(args: readonly string[]) {
         expires: { type: 'string' },
         format: { type: 'string' },
       },
-    });
-  } catch (error) {
-    throw new UsageProblem(error instanceof Error ? error.message : String(error));
-  }
+    }),
+  );
 }
 
 type Parsed = ReturnType<typeof parse>;

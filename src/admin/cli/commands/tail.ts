@@ -21,6 +21,7 @@ import {
   replyText,
   statusColor,
   UsageProblem,
+  usageOr,
   withApiErrors,
 } from './api-common.ts';
 import type { Command } from './command.ts';
@@ -121,12 +122,7 @@ export const tailCommand: Command = {
   help: () => HELP,
   run: (args, io) =>
     withApiErrors(io, 'tail', async () => {
-      let parsed: ReturnType<typeof parseTail>;
-      try {
-        parsed = parseTail(args);
-      } catch (error) {
-        throw new UsageProblem(error instanceof Error ? error.message : String(error));
-      }
+      const parsed: ReturnType<typeof parseTail> = usageOr(() => parseTail(args));
       const { values } = parsed;
       if (values.since !== undefined && !/^\d{1,15}$/.test(values.since)) {
         throw new UsageProblem(`--since: expected an event seq number, got "${values.since}"`);
