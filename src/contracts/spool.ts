@@ -120,6 +120,18 @@ export interface RecipientUpdate {
   readonly route?: string;
 }
 
+/** What one `update` stored. */
+export interface UpdateResult {
+  /** The events given, as stored (in order, `seq` filled in). */
+  readonly events: readonly LifecycleEvent[];
+  /**
+   * Ids of the messages whose last pending recipient THIS update settled. Decided
+   * inside the update's transaction, so when several jobs (or nodes) settle the
+   * recipients of one message at once, exactly one of them sees it finish.
+   */
+  readonly finished: readonly string[];
+}
+
 export interface ListFilter {
   readonly status?: RecipientStatus;
   readonly recipient?: string;
@@ -174,12 +186,9 @@ export interface Spool {
   /**
    * Applies outcomes atomically with their events and releases the leases. When a
    * message has no pending recipients left, its body is released. Resolves with
-   * `events` as stored (in order, `seq` filled in).
+   * `events` as stored and the messages this update finished (UpdateResult).
    */
-  update(
-    updates: readonly RecipientUpdate[],
-    events?: readonly LifecycleEvent[],
-  ): Promise<readonly LifecycleEvent[]>;
+  update(updates: readonly RecipientUpdate[], events?: readonly LifecycleEvent[]): Promise<UpdateResult>;
   /** Gives claimed recipients back without an attempt (shutdown, throttle). */
   release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void>;
   /** Operator actions; return the number of recipients changed. */

@@ -15,7 +15,7 @@
  */
 import type { EnvelopeInput } from '../contracts/envelope.ts';
 import type { Classification, EventSink, LifecycleEvent } from '../contracts/events.ts';
-import type { ClaimedRecipient, RecipientUpdate, Spool, StoredRecipient } from '../contracts/spool.ts';
+import type { ClaimedRecipient, RecipientUpdate, Spool } from '../contracts/spool.ts';
 import type { SmtpReply } from '../contracts/status.ts';
 import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
 import { type DeliveryReport, failuresDue, noticesDue, type Settled } from './reports.ts';
@@ -299,44 +299,60 @@ export class Scheduler {
       settled.push({ outcome: { ...outcome, attempt }, status: 'deferred', attemptsBefore });
     }
 
-    // Reports: decide before the update, because the last final update releases the body.
+    // A failure report covers every failed recipient of the message and goes out once,
+    // from the update that finishes the message: the spool decides that inside its
+    // transaction, so two jobs of one message settling at once never both (or neither)
+    // report. That update also releases the body, so a job likely to report reads it first.
     const reporting = this.#deps.onReport !== undefined && job.mailFrom !== '';
-    let failed: DeliveryReport['recipients'] | undefined;
+    const whole = job.messageRecipients === job.recipients.length;
     let original: Uint8Array | undefined;
-    if (reporting && settled.every((x) => x.status !== 'deferred')) {
-      let others: StoredRecipient[] | undefined;
-      if (job.messageRecipients > job.recipients.length) {
-        const before = await this.#deps.spool.getMessage(job.messageId);
-        const mine = new Set(job.recipients.map((r) => r.index));
-        others = before?.recipients.filter((r) => !mine.has(r.index)) ?? [];
-      }
-      failed = failuresDue(settled, others);
-      if (failed && failed.length > 0)
-        original = await this.#deps.spool.readBody(job.messageId).catch(() => undefined);
-    }
+    if (
+      reporting &&
+      settled.every((x) => x.status !== 'deferred') &&
+      (await this.#mayFail(job, settled, whole))
+    )
+      original = await this.#deps.spool.readBody(job.messageId).catch(() => undefined);
     const notices = reporting ? noticesDue(job, settled, this.#deps.delayWarningAfterMs ?? 0, now) : [];
 
-    const stored = await this.#deps.spool.update(updates, events);
+    const { events: stored, finished } = await this.#deps.spool.update(updates, events);
     this.#deps.events.publish(stored);
     const soonest = updates.reduce(
       (min, u) => (u.nextAttemptAt !== undefined ? Math.min(min, u.nextAttemptAt) : min),
       Number.POSITIVE_INFINITY,
     );
     if (Number.isFinite(soonest)) this.#wakeAt(soonest);
+    if (!reporting) return;
 
-    if ((failed && failed.length > 0) || notices.length > 0) {
-      const message = await this.#deps.spool.getMessage(job.messageId);
-      if (!message) return;
+    const finishing = finished.includes(job.messageId);
+    if (!finishing && notices.length === 0) return;
+    if (finishing && whole && notices.length === 0 && !settled.some(isFailure)) return;
+    const message = await this.#deps.spool.getMessage(job.messageId);
+    if (!message) return;
+    if (finishing) {
+      const mine = new Set(job.recipients.map((r) => r.index));
+      const failed = failuresDue(
+        settled,
+        message.recipients.filter((r) => !mine.has(r.index)),
+      );
+      // Without the body (another job's failure raced this one), the report carries the stored headers.
       if (failed && failed.length > 0)
         await this.#deps.onReport!({ message, recipients: failed, ...(original ? { original } : {}) });
-      if (notices.length > 0) {
-        await this.#deps.onReport!({
-          message,
-          recipients: notices,
-          willRetryUntil: job.receivedAt + this.#deps.policy.maxQueueTimeMs,
-        });
-      }
     }
+    if (notices.length > 0) {
+      await this.#deps.onReport!({
+        message,
+        recipients: notices,
+        willRetryUntil: job.receivedAt + this.#deps.policy.maxQueueTimeMs,
+      });
+    }
+  }
+
+  /** Whether a failure report may follow this (final) job: it failed someone, or another job did. */
+  async #mayFail(job: DeliveryJob, settled: readonly Settled[], whole: boolean): Promise<boolean> {
+    if (settled.some(isFailure)) return true;
+    if (whole) return false;
+    const before = await this.#deps.spool.getMessage(job.messageId);
+    return before?.recipients.some((r) => r.status === 'bounced' || r.status === 'expired') === true;
   }
 
   #classify(outcome: RecipientOutcome): Classification | undefined {
@@ -355,6 +371,10 @@ export class Scheduler {
       timer.unref();
     }
   }
+}
+
+function isFailure(s: Settled): boolean {
+  return s.status === 'bounced' || s.status === 'expired';
 }
 
 function key(messageId: string, index: number): string {

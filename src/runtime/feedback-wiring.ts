@@ -103,7 +103,7 @@ export function createReporter(deps: FailureReporterDeps): (report: DeliveryRepo
         action: failures ? 'failed' : (report.recipients[0]?.action ?? 'failed'),
         recipients: covered.map((r) => r.address),
       };
-      deps.events.publish(await deps.spool.update([], [event]));
+      deps.events.publish((await deps.spool.update([], [event])).events);
     } catch (error) {
       deps.log('error', 'could not queue a delivery report', {
         messageId: report.message.id,

@@ -212,6 +212,34 @@ export function registerQueueCases(make: MakeSpool): void {
     });
   });
 
+  it('update names the messages it finished, exactly once, even when updates race', async () => {
+    await withSpool(make, async (spool) => {
+      const a = makeMessage({ to: ['a@x.test', 'b@y.test', 'c@z.test'] });
+      const b = makeMessage({ to: ['d@x.test', 'e@x.test'] });
+      await spool.commit(a);
+      await spool.commit(b);
+      const first = await spool.update([{ messageId: a.id, index: 0, status: 'delivered' }]);
+      assert.deepEqual(first.finished, [], 'two recipients still pending');
+      // The last two recipients of `a` settled by two concurrent updates (two jobs):
+      const racing = await Promise.all([
+        spool.update([{ messageId: a.id, index: 1, status: 'expired' }]),
+        spool.update([{ messageId: a.id, index: 2, status: 'bounced' }]),
+      ]);
+      assert.deepEqual(
+        racing.flatMap((r) => r.finished),
+        [a.id],
+        'exactly one of the racing updates finished the message',
+      );
+      const both = await spool.update([
+        { messageId: b.id, index: 0, status: 'delivered' },
+        { messageId: b.id, index: 1, status: 'bounced' },
+      ]);
+      assert.deepEqual(both.finished, [b.id], 'once per message, not per recipient');
+      const late = await spool.update([{ messageId: b.id, index: 1, status: 'delivered' }]);
+      assert.deepEqual(late.finished, [], 'a sticky final recipient finishes nothing again');
+    });
+  });
+
   it('update is atomic: one unknown recipient rejects all, events included', async () => {
     await withSpool(make, async (spool) => {
       const m = makeMessage();

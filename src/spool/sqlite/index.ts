@@ -30,6 +30,7 @@ import type {
   SpoolStats,
   StoredAttempt,
   StoredMessage,
+  UpdateResult,
 } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
 import type { EngineOptions } from './engine.ts';
@@ -189,7 +190,7 @@ class SqliteSpoolFront implements SqliteSpool {
   async update(
     updates: readonly RecipientUpdate[],
     events?: readonly LifecycleEvent[],
-  ): Promise<readonly LifecycleEvent[]> {
+  ): Promise<UpdateResult> {
     this.#checked(() => checkUpdates(updates, events));
     return this.#call('update', [updates, events]);
   }

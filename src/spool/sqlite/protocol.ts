@@ -20,6 +20,7 @@ import type {
   SpoolStats,
   StoredAttempt,
   StoredMessage,
+  UpdateResult,
 } from '../../contracts/spool.ts';
 import { type MxError, notFound, spoolClosed, spoolFull, spoolIo } from '../../protocol/errors.ts';
 
@@ -38,7 +39,7 @@ export interface OpTable {
   claimDue: { args: [request: ClaimRequest]; result: ClaimedRecipient[] };
   update: {
     args: [updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined];
-    result: LifecycleEvent[];
+    result: UpdateResult;
   };
   release: { args: [owner: string, keys: readonly RecipientKey[]]; result: undefined };
   setHeld: { args: [messageId: string, held: boolean]; result: number };

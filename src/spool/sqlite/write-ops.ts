@@ -18,6 +18,7 @@ import type {
   PurgeRequest,
   PurgeResult,
   RecipientUpdate,
+  UpdateResult,
 } from '../../contracts/spool.ts';
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
 import { EngineError, type RecipientKey } from './protocol.ts';
@@ -211,11 +212,9 @@ export class WriteOps {
     });
   }
 
-  update(
-    updates: readonly RecipientUpdate[],
-    events: readonly LifecycleEvent[] | undefined,
-  ): LifecycleEvent[] {
+  update(updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined): UpdateResult {
     const now = Date.now();
+    const finished: string[] = [];
     for (const u of updates) {
       const row = this.#recipientState.get(u.messageId, u.index) as RecipientState | undefined;
       if (row === undefined) throw new EngineError('not-found', `recipient ${u.messageId}#${u.index}`);
@@ -245,9 +244,9 @@ export class WriteOps {
         u.messageId,
         u.index,
       );
-      if (final) this.#onRecipientFinal(u.messageId);
+      if (final && this.#onRecipientFinal(u.messageId)) finished.push(u.messageId);
     }
-    return this.#storeEvents(events);
+    return { events: this.#storeEvents(events), finished };
   }
 
   release(owner: string, keys: readonly RecipientKey[]): void {
@@ -316,14 +315,18 @@ export class WriteOps {
     return scannedTo === undefined ? { messages, events } : { messages, events, scannedTo };
   }
 
-  #onRecipientFinal(messageId: string): void {
+  /** One recipient left the pending set; true when it was the message's last. */
+  #onRecipientFinal(messageId: string): boolean {
     const left = this.#decrementPending.get(messageId) as
       | { pending: number; has_body: number; size: number }
       | undefined;
-    if (left === undefined || left.pending > 0 || left.has_body === 0) return;
-    this.#deleteBody.run(messageId);
-    this.#markBodyless.run(messageId);
-    this.#addBodyBytes.run(-left.size);
+    if (left === undefined || left.pending > 0) return false;
+    if (left.has_body === 1) {
+      this.#deleteBody.run(messageId);
+      this.#markBodyless.run(messageId);
+      this.#addBodyBytes.run(-left.size);
+    }
+    return true;
   }
 
   /** Stores `events` in order; returns them with the `seq` each row got. */

@@ -207,7 +207,7 @@ describe('mxpress tail', () => {
       messageId: fresh,
       recipient: 'x@y.test',
     };
-    api.bus.publish(await api.spool.update([], [ignored, bounce]));
+    api.bus.publish((await api.spool.update([], [ignored, bounce])).events);
     await output.until(/bounced/);
     io.signal('SIGINT');
     assert.equal(await running, 0);
@@ -250,7 +250,7 @@ describe('mxpress tail', () => {
       messageId: 'M',
       recipient: 'a@b.test',
     };
-    const stored = await lonely.spool.update([], [cancelled]);
+    const { events: stored } = await lonely.spool.update([], [cancelled]);
     lonely.bus.publish(stored);
     await output.until(/cancelled/);
     await lonely.close();

@@ -31,7 +31,7 @@ function accept(to: string): Promise<string> {
 
 /** Stores events as the queue does and publishes the stored copies. */
 async function storeAndPublish(events: LifecycleEvent[]): Promise<readonly LifecycleEvent[]> {
-  const stored = await api.spool.update([], events);
+  const { events: stored } = await api.spool.update([], events);
   api.bus.publish(stored);
   return stored;
 }
@@ -105,7 +105,7 @@ describe('live event stream', () => {
     const start = await lastSeq();
     const id = await accept('replay@example.test');
     // 1,200 stored events: more than two replay pages.
-    const history = await api.spool.update(
+    const { events: history } = await api.spool.update(
       [],
       Array.from({ length: 1200 }, (_, i) => delivered(id, `r${i}@example.test`)),
     );
