@@ -94,12 +94,14 @@ export function noticesDue(
 
 /**
  * Failed recipients to report now. `others` are the message's recipients outside
- * this job as stored before this update (undefined when the job held them all).
+ * this job as stored (undefined when the job held them all), `lastAttempts` their
+ * stored last attempts by index (the MX that answered, when, the socket error).
  * Returns undefined while some other recipient is still pending.
  */
 export function failuresDue(
   settled: readonly Settled[],
   others: readonly StoredRecipient[] | undefined,
+  lastAttempts: ReadonlyMap<number, Attempt> = new Map(),
 ): ReportRecipient[] | undefined {
   if (settled.some((s) => s.status === 'deferred')) return undefined;
   if (others?.some((r) => r.status === 'queued' || r.status === 'deferred')) return undefined;
@@ -111,6 +113,7 @@ export function failuresDue(
       address: r.address,
       action: 'failed',
       ...(r.lastReply ? { reply: r.lastReply } : {}),
+      ...(lastAttempts.has(r.index) ? { attempt: lastAttempts.get(r.index)! } : {}),
       expired: r.status === 'expired',
     });
   }

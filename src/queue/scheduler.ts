@@ -15,8 +15,8 @@
  */
 import type { EnvelopeInput } from '../contracts/envelope.ts';
 import type { Classification, EventSink, LifecycleEvent } from '../contracts/events.ts';
-import type { ClaimedRecipient, RecipientUpdate, Spool } from '../contracts/spool.ts';
-import type { SmtpReply } from '../contracts/status.ts';
+import type { ClaimedRecipient, RecipientUpdate, Spool, StoredRecipient } from '../contracts/spool.ts';
+import type { Attempt, SmtpReply } from '../contracts/status.ts';
 import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
 import { type DeliveryReport, failuresDue, noticesDue, type Settled } from './reports.ts';
 import { nextRetry, type RetryPolicy } from './retry-policy.ts';
@@ -330,10 +330,8 @@ export class Scheduler {
     if (!message) return;
     if (finishing) {
       const mine = new Set(job.recipients.map((r) => r.index));
-      const failed = failuresDue(
-        settled,
-        message.recipients.filter((r) => !mine.has(r.index)),
-      );
+      const others = message.recipients.filter((r) => !mine.has(r.index));
+      const failed = failuresDue(settled, others, await this.#lastAttempts(message.id, others));
       // Without the body (another job's failure raced this one), the report carries the stored headers.
       if (failed && failed.length > 0)
         await this.#deps.onReport!({ message, recipients: failed, ...(original ? { original } : {}) });
@@ -345,6 +343,14 @@ export class Scheduler {
         willRetryUntil: job.receivedAt + this.#deps.policy.maxQueueTimeMs,
       });
     }
+  }
+
+  /** The last stored attempt of each failed recipient in `others` (none asked, no read). */
+  async #lastAttempts(messageId: string, others: readonly StoredRecipient[]): Promise<Map<number, Attempt>> {
+    const last = new Map<number, Attempt>();
+    if (!others.some((r) => r.status === 'bounced' || r.status === 'expired')) return last;
+    for (const stored of await this.#deps.spool.attempts(messageId)) last.set(stored.index, stored.attempt);
+    return last;
   }
 
   /** Whether a failure report may follow this (final) job: it failed someone, or another job did. */

@@ -83,7 +83,9 @@ export function createReporter(deps: FailureReporterDeps): (report: DeliveryRepo
           ...(r.action === 'delayed' && report.willRetryUntil
             ? { willRetryUntil: report.willRetryUntil }
             : {}),
-          explanation: [lead, advice].filter((part) => part !== undefined).join(' '),
+          explanation: [lead === undefined ? undefined : sentence(lead), advice]
+            .filter((part) => part !== undefined)
+            .join(' '),
         };
       });
       const id = await bouncer.report({
@@ -132,4 +134,9 @@ export function loadDkimSigner(
     },
   );
   return (body, job) => signer.sign(body, job.mailFrom.slice(job.mailFrom.lastIndexOf('@') + 1));
+}
+
+/** `text` ending as a sentence, so the advice after it reads as the next one. */
+function sentence(text: string): string {
+  return /[.!?]$/.test(text) ? text : `${text}.`;
 }

@@ -226,6 +226,11 @@ describe('direct delivery', () => {
     for (const r of ['all@hard.test', 'b@nullmx.test', 'c@soft.test'])
       assert.match(text, new RegExp(`Final-Recipient: rfc822; ?${r.replace('.', '\\.')}`));
     assert.doesNotMatch(text, /Final-Recipient: rfc822; ?ok@d2\.test/);
+    // The recipient refused long before the report carries its own remote words too.
+    const hard = text.slice(text.indexOf('Final-Recipient: rfc822; all@hard.test')).split(/\r?\n\r?\n/)[0]!;
+    assert.match(hard, /Remote-MTA: dns; ?mx\.hard\.test/);
+    assert.match(hard, /Diagnostic-Code: smtp; ?550 5\.1\.1/);
+    assert.match(hard, /Last-Attempt-Date: /);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(lab.events.filter((e) => e.type === 'dsn-sent' && e.messageId === id).length, 1);
   });
