@@ -1,7 +1,7 @@
 /**
  * Overload, end to end against a real in-process mxpress:
  *
- *  - slowloris: 1,500 connections that say nothing after the banner, from several
+ *  - slowloris: 5,000 connections that say nothing after the banner, from several
  *    127.0.0.x source addresses; a well-behaved client must still get its message
  *    accepted within a few seconds, and it must be delivered;
  *  - a flood of mail to one slow destination (every reply delayed) must not starve
@@ -22,7 +22,7 @@ import { startTestServer, type TestServer } from '../harness/mxpress.ts';
 import { rawSession } from '../harness/raw-session.ts';
 import { type SmtpSink, startSmtpSink } from '../harness/smtp-sink.ts';
 
-const IDLE_CONNECTIONS = 1500;
+const IDLE_CONNECTIONS = 5000;
 const SOURCES = ['127.0.0.41', '127.0.0.42', '127.0.0.43', '127.0.0.44', '127.0.0.45'];
 
 function zone(): Zone {
@@ -140,7 +140,7 @@ describe('overload', () => {
           // Several attackers on a few addresses: the per-client cap is raised so the
           // total, not the per-address cap, is what the idle connections press on, and
           // the total is set to exactly the number of idle connections: they fill it.
-          limits: { ...c.smtp.limits, maxConnections: IDLE_CONNECTIONS, maxConnectionsPerClient: 400 },
+          limits: { ...c.smtp.limits, maxConnections: IDLE_CONNECTIONS, maxConnectionsPerClient: 1200 },
         },
         delivery: { ...c.delivery, shaping: [{ match: '*', ...DEFAULT_SHAPING_RULE, maxConnections: 8 }] },
       }),
@@ -152,7 +152,7 @@ describe('overload', () => {
     await dns.close();
   });
 
-  it('accepts a well-behaved client while 1,500 idle connections fill maxConnections', async (t) => {
+  it('accepts a well-behaved client while 5,000 idle connections fill maxConnections', async (t) => {
     const limit = openFilesLimit();
     if (limit < 2 * IDLE_CONNECTIONS + 500) {
       t.skip(`ulimit -n is ${limit}; this test needs ${2 * IDLE_CONNECTIONS + 500} descriptors`);
