@@ -3,7 +3,7 @@
  * with its own job queue, connection budget, idle connections and shaping.
  *
  * Jobs wait here until a worker has a connection for them. Workers reuse
- * connections (RSET between messages) up to `messagesPerConnection`, keep them idle
+ * connections (RSET only after a transaction that did not reach its final dot) up to `messagesPerConnection`, keep them idle
  * for a while afterwards, and obey `maxConnections`, `messagesPerMinute` and the
  * pauses. When no MX host of the site can be reached at all, the site is backed
  * off as a whole: every queued job is deferred at once with the same reason and

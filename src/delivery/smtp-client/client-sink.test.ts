@@ -124,18 +124,30 @@ describe('client against the sink', () => {
     conn.destroy();
   });
 
-  it('sends RSET between two messages on one connection and counts them', async () => {
+  it('sends the next message right after a finished one, with no RSET, and counts them', async () => {
     const sink = await sinkWith();
     const conn = await open(sink);
     await conn.send(tx());
     await conn.send(tx({ mailFrom: '' }));
     assert.equal(conn.messagesSent, 2);
     assert.equal(sink.connectionCount, 1);
-    assert.deepEqual(verbs(sink), ['EHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'MAIL', 'RCPT', 'DATA']);
+    // The reply to the final dot ended the first transaction (RFC 5321 4.1.1.4).
+    assert.deepEqual(verbs(sink), ['EHLO', 'MAIL', 'RCPT', 'DATA', 'MAIL', 'RCPT', 'DATA']);
     const messages = await sink.waitForMessages(2);
     assert.equal(messages[1]!.mailFrom, '');
     await conn.quit();
     assert.equal(sink.transcript().at(-1), 'QUIT');
+  });
+
+  it('sends RSET before the next message when the previous one stopped before its body', async () => {
+    const sink = await sinkWith({ onRcpt: (to) => (to.startsWith('refused@') ? '550 5.1.1 no' : undefined) });
+    const conn = await open(sink);
+    const refused = await conn.send(tx({ recipients: [{ address: 'refused@client.test' }] }));
+    assert.equal(refused.recipients[0]!.accepted, false);
+    await conn.send(tx());
+    assert.deepEqual(verbs(sink), ['EHLO', 'MAIL', 'RCPT', 'DATA', 'RSET', 'MAIL', 'RCPT', 'DATA']);
+    assert.equal((await sink.waitForMessages(1)).length, 1);
+    await conn.quit();
   });
 
   it('puts dot-stuffed, CRLF-canonical bytes on the wire', async () => {

@@ -42,7 +42,8 @@ export class OutboundSmtpConnection implements SmtpConnection {
   readonly #transport: SmtpTransport;
   readonly #timeouts: ClientTimeouts;
   #messagesSent = 0;
-  #transactions = 0;
+  /** A transaction was started and not ended by a reply to its final dot. */
+  #dirty = false;
   #busy = false;
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -90,14 +91,14 @@ export class OutboundSmtpConnection implements SmtpConnection {
           transport: this.#transport,
           extensions: this.extensions,
           timeouts: this.#timeouts,
-          resetFirst: this.#transactions > 0,
+          resetFirst: this.#dirty,
           onMailSent: () => {
             this.#messagesSent += 1;
           },
         },
         tx,
       );
-      if (!outcome.result.local) this.#transactions += 1;
+      if (!outcome.result.local) this.#dirty = outcome.ended !== true;
       if (outcome.sessionBroken) this.destroy();
       return outcome.result;
     } catch (error) {

@@ -26,7 +26,7 @@ export interface TransactionContext {
   readonly transport: SmtpTransport;
   readonly extensions: ReadonlyMap<string, string>;
   readonly timeouts: ClientTimeouts;
-  /** Not the first transaction on this connection: reset the session first. */
+  /** The previous transaction on this connection did not end cleanly: reset the session first. */
   readonly resetFirst: boolean;
   /** Called once MAIL has been written (the per-connection message counter). */
   readonly onMailSent: () => void;
@@ -36,6 +36,11 @@ export interface TransactionOutcome {
   readonly result: TransactionResult;
   /** The session cannot carry another transaction (e.g. 354 with no recipients, a 421). */
   readonly sessionBroken: boolean;
+  /**
+   * The server answered the final dot, which ends the mail transaction on its side
+   * (RFC 5321 4.1.1.4): the next one needs no RSET first.
+   */
+  readonly ended?: boolean;
 }
 
 function wrongClass(phase: SmtpClientPhase, reply: SmtpReply): SmtpClientError {
@@ -170,7 +175,7 @@ export async function runTransaction(
   await transport.writeData(Buffer.concat([tail, stuffer.end()]), 'data', timeouts.dataBlockMs);
   const final = note(await transport.readReply('data-term', timeouts.dataTermMs));
   accepted('data-term', final);
-  return result(final);
+  return { ...result(final), ended: true };
 }
 
 function checkReset(reply: SmtpReply): void {
