@@ -160,6 +160,8 @@ export interface PurgeRequest {
   readonly afterId?: string;
   /** At most this many messages examined, and this many events deleted, per call. */
   readonly limit: number;
+  /** Events with a seq above this are kept, however old (a webhook has yet to send them). */
+  readonly keepEventsAfter?: number;
 }
 
 export interface PurgeResult {

@@ -100,3 +100,28 @@ test('the timer runs the purge on its own; retention 0 keeps everything', async 
     }
   });
 });
+
+test('old events a webhook has yet to send stay until it has sent them', async () => {
+  await withSpool(async (spool) => {
+    await fill(spool);
+    const stored = await spool.eventsSince(0, 10);
+    let sentUpTo = stored[1]!.seq;
+    const purge = startHistoryPurge({
+      spool,
+      retentionMs: 7 * DAY,
+      now: () => T0 + 10 * DAY,
+      firstAfterMs: 3_600_000,
+      log: () => {},
+      keepEventsAfter: () => sentUpTo,
+    });
+    try {
+      // Messages go by age; of the four old events only the two already sent go.
+      assert.deepEqual(await purge.runOnce(), { messages: 3, events: 2 });
+      assert.equal((await spool.eventsSince(0, 10)).length, 3);
+      sentUpTo = stored.at(-1)!.seq;
+      assert.deepEqual(await purge.runOnce(), { messages: 0, events: 2 });
+    } finally {
+      await purge.stop();
+    }
+  });
+});

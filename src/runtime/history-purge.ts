@@ -7,7 +7,8 @@
  * a minute after start and then every `everyMs`, in slices of `batch` messages
  * examined (old pending mail costs a scan, never a long call) with a pause between them, so commits waiting in the spool's queue share
  * its transactions and are never held up for long. Pending mail is never
- * touched (the spool's contract). A failed batch is logged and retried at the
+ * touched (the spool's contract), nor are events a webhook has yet to send (it
+ * retries the same event until its receiver takes it). A failed batch is logged and retried at the
  * next run; it never throws into the caller.
  */
 import type { PurgeResult, Spool } from '../contracts/spool.ts';
@@ -24,6 +25,8 @@ export interface HistoryPurgeOptions {
   readonly firstAfterMs?: number;
   /** Messages (and events) per spool call; default 500. */
   readonly batch?: number;
+  /** The last event every consumer that must see each event has taken (webhooks); later ones are kept. */
+  readonly keepEventsAfter?: () => number | undefined;
 }
 
 export interface HistoryPurge {
@@ -47,6 +50,7 @@ export function startHistoryPurge(options: HistoryPurgeOptions): HistoryPurge {
     let events = 0;
     const before = now() - options.retentionMs;
     const beforeId = queueIdFloor(before);
+    const keep = options.keepEventsAfter?.();
     let afterId: string | undefined;
     while (!stopped) {
       const result = await options.spool.purge({
@@ -54,6 +58,7 @@ export function startHistoryPurge(options: HistoryPurgeOptions): HistoryPurge {
         beforeId,
         limit: batch,
         ...(afterId ? { afterId } : {}),
+        ...(keep !== undefined ? { keepEventsAfter: keep } : {}),
       });
       messages += result.messages;
       events += result.events;

@@ -85,9 +85,9 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       config: config.feedback,
       dataDir: config.dataDir,
       eventsSince: (after, limit) => spool.eventsSince(after, limit),
-      record: async (stored) => {
-        await spool.update([], stored);
-        events.publish(stored);
+      record: async (fresh) => {
+        // Publish the stored copies: they carry the seq the stream's ids and resumes rely on.
+        events.publish((await spool.update([], fresh)).events);
       },
       subscribe: (listener) => events.subscribe(listener),
       stats: async () => ({
@@ -138,7 +138,12 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
   delivery.scheduler.start();
-  const purge = startHistoryPurge({ spool, retentionMs: config.feedback.retentionMs, log });
+  const purge = startHistoryPurge({
+    spool,
+    retentionMs: config.feedback.retentionMs,
+    log,
+    keepEventsAfter: () => feedback.webhooks.oldestCursor,
+  });
 
   const material = await loadOrCreateTlsMaterial({
     dataDir: config.dataDir,

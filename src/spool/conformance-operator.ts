@@ -236,4 +236,21 @@ export function registerOperatorCases(make: MakeSpool): void {
       );
     });
   });
+
+  it('purge keeps old events above keepEventsAfter (a webhook has yet to send them)', async () => {
+    await withSpool(make, async (spool) => {
+      const messages = [0, 1, 2].map((i) => makeMessage({ receivedAt: T0 + i }));
+      const stored = [];
+      for (const m of messages) stored.push(...(await spool.commit(m, { events: [receivedEvent(m)] })));
+      const cutoff = T0 + 86_400_000;
+      const request = { before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 };
+      const kept = await spool.purge({ ...request, keepEventsAfter: stored[0]!.seq });
+      assert.equal(kept.events, 1, 'only the event the webhook already sent goes');
+      assert.deepEqual(
+        (await spool.eventsSince(0, 10)).map((e) => e.seq),
+        [stored[1]!.seq, stored[2]!.seq],
+      );
+      assert.equal((await spool.purge(request)).events, 2, 'without a floor the rest goes too');
+    });
+  });
 }

@@ -44,9 +44,10 @@ describe('suppression list', () => {
       /\w+/,
       'the event carries no explanation',
     );
-    await lab.waitForEvent(
+    const added = await lab.waitForEvent(
       (e) => e.type === 'suppression-added' && 'address' in e && e.address === 'gone@hard.test',
     );
+    assert.ok(added.seq > bounced.seq, `the published event is the stored one (seq ${added.seq})`);
     const reply = await rcptReply(lab.server.port, 'gone@hard.test');
     assert.match(reply, /^550 5\.1\.1 /);
     assert.match(reply, /No such user here/);

@@ -167,6 +167,12 @@ export class WebhookDispatcher {
     return this.#hooks.map((h) => h.id);
   }
 
+  /** The lowest cursor (the last event every webhook has taken); undefined without webhooks. */
+  get oldestCursor(): number | undefined {
+    if (this.#hooks.length === 0) return undefined;
+    return Math.min(...this.#hooks.map((h) => h.cursor.lastSeq));
+  }
+
   /** Loads each webhook's cursor and starts its loop. Rejects if the store cannot be read. */
   async start(): Promise<void> {
     if (this.#started) throw new Error('webhook dispatcher already started');

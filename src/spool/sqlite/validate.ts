@@ -128,6 +128,11 @@ export function checkPurge(request: PurgeRequest): void {
   checkId(request.beforeId, 'purge cutoff id');
   if (request.afterId !== undefined) checkId(request.afterId, 'purge cursor');
   checkCount(request.limit, LIMITS.purgeLimit, 'purge limit');
+  if (
+    request.keepEventsAfter !== undefined &&
+    (!Number.isInteger(request.keepEventsAfter) || request.keepEventsAfter < 0)
+  )
+    fail(`bad purge event floor: ${request.keepEventsAfter}`);
 }
 
 export { checkId, checkTime };

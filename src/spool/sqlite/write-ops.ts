@@ -307,6 +307,7 @@ export class WriteOps {
     let events = 0;
     for (const event of oldest) {
       if (event.at >= request.before) break;
+      if (request.keepEventsAfter !== undefined && event.seq > request.keepEventsAfter) break;
       last = event.seq;
       events += 1;
     }
