@@ -17,6 +17,7 @@ export interface StatsFigures {
     readonly activeConnections: number;
     readonly connectionsOpened: number;
     readonly messagesSent: number;
+    readonly messagesChained: number;
   };
   readonly inFlight: number;
   readonly rssBytes: number;
@@ -57,6 +58,7 @@ export async function getStats(base: string): Promise<StatsFigures> {
       activeConnections: num(delivery.activeConnections),
       connectionsOpened: num(delivery.connectionsOpened),
       messagesSent: num(delivery.messagesSent),
+      messagesChained: num(delivery.messagesChained),
     },
     inFlight: num(obj(root.queue).inFlight),
     rssBytes: num(obj(root.process).rssBytes),

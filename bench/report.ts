@@ -72,7 +72,10 @@ export function formatTable(results: Results, sinkKind: string): string {
           `${e.deliveredPerSecond} msgs/s (${e.delivered} in ${e.e2eSeconds} s${e.allDelivered ? '' : ', NOT ALL DELIVERED'})`,
         ],
         ['DATA->250 p50/p90/p99/max', pct(e.dataTo250Ms)],
-        ['msgs per connection', `${e.messagesPerConnection} (mxpress: ${e.deliveryConnections} connections)`],
+        [
+          'msgs per connection',
+          `${e.messagesPerConnection} (mxpress: ${e.deliveryConnections} connections; ${e.messagesChained} sent with the previous final dot)`,
+        ],
         ...(e.sinkMessagesPerSession !== undefined
           ? ([['msgs per sink connection', String(e.sinkMessagesPerSession)]] as Row[])
           : []),

@@ -67,6 +67,8 @@ export interface E2eResult extends AcceptResult {
   /** Destinations mxpress keeps (one per distinct MX host set: here one per domain). */
   readonly destinations: number;
   readonly messagesPerConnection: number;
+  /** Messages whose commands rode with the previous message's final dot. */
+  readonly messagesChained: number;
   /** Messages per connection seen by the sink: JS sink only (smtp-sink counts only ended sessions). */
   readonly sinkMessagesPerSession?: number;
   readonly perDomain?: { readonly domain: string; readonly messages: number; readonly connections: number }[];
@@ -246,6 +248,7 @@ export async function e2eScenario(ctx: BenchContext): Promise<E2eResult> {
       deliveryConnections: connections,
       destinations: after.delivery.destinations,
       messagesPerConnection: connections > 0 ? round(sent / connections, 2) : 0,
+      messagesChained: after.delivery.messagesChained - before.delivery.messagesChained,
       ...(ctx.sink.kind === 'harness JS sink' && sessions > 0
         ? { sinkMessagesPerSession: round(delivered / sessions, 2) }
         : {}),

@@ -49,6 +49,8 @@ export interface EngineStats {
   readonly activeConnections: number;
   readonly connectionsOpened: number;
   readonly messagesSent: number;
+  /** Messages whose MAIL, RCPT and DATA went out with the previous message's final dot. */
+  readonly messagesChained: number;
 }
 
 export class DeliveryEngine {
@@ -108,11 +110,13 @@ export class DeliveryEngine {
     let activeConnections = 0;
     let connectionsOpened = 0;
     let messagesSent = 0;
+    let messagesChained = 0;
     for (const d of this.#destinations.values()) {
       queuedJobs += d.queued;
       activeConnections += d.active;
       connectionsOpened += d.counters.connections;
       messagesSent += d.counters.messages;
+      messagesChained += d.counters.chained;
     }
     return {
       destinations: this.#destinations.size,
@@ -120,6 +124,7 @@ export class DeliveryEngine {
       activeConnections,
       connectionsOpened,
       messagesSent,
+      messagesChained,
     };
   }
 

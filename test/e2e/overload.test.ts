@@ -205,13 +205,19 @@ describe('overload', () => {
     );
     await allDelivered(server, flood, 90_000);
     const drainMs = Date.now() - floodStart;
+    // With the slow site's 8 connections busy, later messages rode with earlier final dots.
+    const http = server.running.http!;
+    const stats = (await (await fetch(`http://${http.address}:${http.port}/api/v1/stats`)).json()) as {
+      delivery: { messagesChained: number };
+    };
+    assert.ok(stats.delivery.messagesChained > 0, 'no message was chained onto a final dot');
     for (let n = 0; n < floodCount; n++)
       assert.ok(
         slow.messages.some((m) => m.body.toString().includes(`flood-${n}\r\n`)),
         `flood-${n} never arrived`,
       );
     t.diagnostic(
-      `${floodCount} messages to the slow site accepted in ${acceptedMs} ms; 5 to the fast site delivered in ${fastMs} ms while ${slowArrivedThen}/${floodCount} slow ones had arrived; slow queue drained after ${drainMs} ms`,
+      `${floodCount} messages to the slow site accepted in ${acceptedMs} ms; 5 to the fast site delivered in ${fastMs} ms while ${slowArrivedThen}/${floodCount} slow ones had arrived; slow queue drained after ${drainMs} ms; ${stats.delivery.messagesChained} messages chained onto a previous final dot`,
     );
   });
   it('never sheds a session inside a transaction, even when it has been quiet longest', async (t) => {

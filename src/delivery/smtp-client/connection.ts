@@ -2,7 +2,8 @@
  * An established outbound SMTP session, ready for transactions (the SmtpConnection API).
  *
  * In: a transport that has passed greeting, EHLO, STARTTLS and AUTH (session.ts makes
- * it). Out: `send` runs one transaction at a time; the connection counts MAILs sent for
+ * it). Out: `send` runs one transaction at a time (with `follow`, the next one's commands
+ * go out with this one's final dot and it must be the next `send`: `presented`); the connection counts MAILs sent for
  * the pool's per-connection cap, QUITs itself after `idleMs` unused, and reports
  * `usable: false` once anything went wrong at session level.
  *
@@ -10,9 +11,9 @@
  * destroyed) or resolves with refusals as results. Local validation errors (control
  * characters in an address) reject without sending anything and leave it usable.
  */
-import { validateTransaction } from './commands.ts';
+import { localRefusal, validateTransaction } from './commands.ts';
 import { SmtpClientError } from './errors.ts';
-import { runTransaction } from './transaction.ts';
+import { commandGroup, runTransaction } from './transaction.ts';
 import type { SmtpTransport } from './transport.ts';
 import type {
   ClientTimeouts,
@@ -44,6 +45,8 @@ export class OutboundSmtpConnection implements SmtpConnection {
   #messagesSent = 0;
   /** A transaction was started and not ended by a reply to its final dot. */
   #dirty = false;
+  /** The transaction whose MAIL, RCPT and DATA went out with the last final dot. */
+  #presented: OutboundTransaction | undefined;
   #busy = false;
   #closing = false;
   #idleTimer: NodeJS.Timeout | undefined;
@@ -70,7 +73,14 @@ export class OutboundSmtpConnection implements SmtpConnection {
     return !this.#closing && this.#transport.failure === undefined;
   }
 
-  async send(tx: OutboundTransaction): Promise<TransactionResult> {
+  get presented(): OutboundTransaction | undefined {
+    return this.#presented;
+  }
+
+  async send(
+    tx: OutboundTransaction,
+    follow?: () => OutboundTransaction | undefined,
+  ): Promise<TransactionResult> {
     if (this.#busy) {
       throw new SmtpClientError({ code: 'BUSY', phase: 'mail', message: 'a transaction is already running' });
     }
@@ -82,7 +92,18 @@ export class OutboundSmtpConnection implements SmtpConnection {
         cause: this.#transport.failure,
       });
     }
-    validateTransaction(tx);
+    const preSent = this.#presented !== undefined;
+    if (preSent && this.#presented !== tx) {
+      // Its replies are on their way: this connection cannot carry anything else now.
+      this.destroy();
+      throw new SmtpClientError({
+        code: 'LOCAL',
+        phase: 'mail',
+        message: 'another transaction was already announced on this connection',
+      });
+    }
+    this.#presented = undefined;
+    if (!preSent) validateTransaction(tx);
     this.#busy = true;
     this.#clearIdleTimer();
     try {
@@ -91,10 +112,12 @@ export class OutboundSmtpConnection implements SmtpConnection {
           transport: this.#transport,
           extensions: this.extensions,
           timeouts: this.#timeouts,
-          resetFirst: this.#dirty,
+          resetFirst: !preSent && this.#dirty,
+          preSent,
           onMailSent: () => {
             this.#messagesSent += 1;
           },
+          ...(follow ? { follow: () => this.#announce(follow) } : {}),
         },
         tx,
       );
@@ -117,7 +140,7 @@ export class OutboundSmtpConnection implements SmtpConnection {
     this.#closing = true;
     this.#clearIdleTimer();
     const transport = this.#transport;
-    if (this.#busy || transport.failure) {
+    if (this.#busy || transport.failure || this.#presented) {
       transport.destroy();
       return;
     }
@@ -135,6 +158,22 @@ export class OutboundSmtpConnection implements SmtpConnection {
     this.#closing = true;
     this.#clearIdleTimer();
     this.#transport.destroy();
+  }
+
+  /** The command group of `follow`'s transaction, when it may ride with the final dot now. */
+  #announce(follow: () => OutboundTransaction | undefined): readonly string[] | undefined {
+    if (this.#closing || this.#transport.failure) return undefined;
+    const next = follow();
+    if (!next) return undefined;
+    try {
+      validateTransaction(next);
+    } catch {
+      return undefined; // its own send refuses it, without a byte on the wire
+    }
+    if (localRefusal(next, this.extensions)) return undefined;
+    this.#presented = next;
+    this.#messagesSent += 1;
+    return commandGroup(next, this.extensions);
   }
 
   #armIdleTimer(): void {

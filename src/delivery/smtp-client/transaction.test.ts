@@ -148,6 +148,101 @@ describe('transactions with PIPELINING', () => {
   });
 });
 
+describe('chained transactions (the next MAIL rides with the final dot)', () => {
+  it('writes the body, the dot and the next MAIL, RCPT and DATA in one packet; the next send reads their replies', async () => {
+    let chained = '';
+    const { conn } = await connect(['PIPELINING'], async (peer) => {
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<a@raw.test>');
+      await peer.expect('DATA');
+      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      const before = peer.chunks.length;
+      await peer.readUntil('\r\n.\r\n');
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<b@raw.test>');
+      await peer.expect('DATA');
+      chained = Buffer.concat(peer.chunks.slice(before)).toString('latin1');
+      peer.write('250 2.0.0 first\r\n250 ok\r\n250 ok\r\n354 go\r\n');
+      await peer.readUntil('\r\n.\r\n');
+      peer.write('250 2.0.0 second\r\n');
+      await peer.expect('QUIT');
+      peer.write('221 bye\r\n');
+    });
+    const second = tx(['b@raw.test'], 'Subject: 2\r\n\r\nsecond\r\n');
+    const first = await conn.send(tx(['a@raw.test']), () => second);
+    assert.equal(first.data?.text, 'first');
+    assert.equal(conn.presented, second);
+    assert.equal(conn.messagesSent, 2);
+    assert.equal(
+      chained,
+      'Subject: t\r\n\r\nhello\r\n.\r\nMAIL FROM:<sender@client.test>\r\nRCPT TO:<b@raw.test>\r\nDATA\r\n',
+      'one packet: no RSET, nothing before the dot',
+    );
+    const result = await conn.send(second);
+    assert.equal(result.data?.text, 'second');
+    assert.equal(conn.presented, undefined);
+    await conn.quit();
+  });
+
+  it('refuses to send another transaction than the one announced, and never parks such a connection', async () => {
+    const { conn } = await connect(['PIPELINING'], async (peer) => {
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<a@raw.test>');
+      await peer.expect('DATA');
+      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await peer.readUntil('\r\n.\r\n');
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<b@raw.test>');
+      await peer.expect('DATA');
+      peer.write('250 done\r\n');
+    });
+    const announced = tx(['b@raw.test']);
+    await conn.send(tx(['a@raw.test']), () => announced);
+    const error = await rejection(conn.send(tx(['c@raw.test'])));
+    assert.match(error.message, /announced/);
+    assert.equal(conn.usable, false);
+  });
+
+  it('a 421 to the first final dot leaves the announced one unsent and the connection unusable', async () => {
+    const { conn } = await connect(['PIPELINING'], async (peer) => {
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<a@raw.test>');
+      await peer.expect('DATA');
+      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await peer.readUntil('\r\n.\r\n');
+      await peer.expect('MAIL FROM:<sender@client.test>');
+      await peer.expect('RCPT TO:<b@raw.test>');
+      await peer.expect('DATA');
+      peer.write('421 4.3.2 shutting down\r\n');
+      peer.end();
+    });
+    const announced = tx(['b@raw.test']);
+    const first = await conn.send(tx(['a@raw.test']), () => announced);
+    assert.equal(first.data?.code, 421);
+    assert.equal(conn.usable, false, 'the caller sends the announced message on another connection');
+    await conn.quit();
+  });
+
+  it('does not announce a transaction the server cannot take (SIZE): its own send refuses it locally', async () => {
+    const { conn } = await connect(['PIPELINING', 'SIZE 1000'], async (peer) => {
+      await peer.expect(`MAIL FROM:<sender@client.test> SIZE=${tx([]).size}`);
+      await peer.expect('RCPT TO:<a@raw.test>');
+      await peer.expect('DATA');
+      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
+      await peer.readUntil('\r\n.\r\n');
+      peer.write('250 done\r\n');
+      await peer.expect('QUIT');
+      peer.write('221 bye\r\n');
+    });
+    const big = { ...tx(['b@raw.test']), size: 5000 };
+    await conn.send(tx(['a@raw.test']), () => big);
+    assert.equal(conn.presented, undefined);
+    const refused = await conn.send(big);
+    assert.equal(refused.local, true);
+    await conn.quit();
+  });
+});
+
 describe('transactions without PIPELINING', () => {
   it('sends one command at a time and RSETs instead of DATA when nobody was accepted', async () => {
     const chunksPerCommand: string[] = [];

@@ -98,20 +98,28 @@ export class SmtpTransport {
     timeoutMs: number,
     options: { readonly discardAfterReply?: boolean } = {},
   ): Promise<void> {
-    for (const line of lines) {
-      if (/[\r\n]/.test(line)) {
-        throw new SmtpClientError({
-          code: 'PROTOCOL',
-          phase,
-          message: 'refusing to send a command containing CR or LF',
-          temporary: false,
-        });
-      }
-    }
+    const bytes = commandBytes(lines, phase);
     this.#throwIfFailed(phase);
     this.#outstanding += lines.length;
     if (options.discardAfterReply) this.#discardAfterReply = true;
-    await this.writeData(Buffer.from(lines.map((line) => `${line}\r\n`).join(''), 'utf8'), phase, timeoutMs);
+    await this.writeData(bytes, phase, timeoutMs);
+  }
+
+  /**
+   * Writes `bytes` (the end of a message) and then command lines in one write, expecting
+   * one reply per line after those already outstanding: the next transaction's MAIL,
+   * RCPT and DATA riding with this one's final dot (RFC 2920 pipelining).
+   */
+  async writeDataThenCommands(
+    bytes: Uint8Array,
+    lines: readonly string[],
+    phase: SmtpClientPhase,
+    timeoutMs: number,
+  ): Promise<void> {
+    const commands = commandBytes(lines, 'mail');
+    this.#throwIfFailed(phase);
+    this.#outstanding += lines.length;
+    await this.writeData(Buffer.concat([bytes, commands]), phase, timeoutMs);
   }
 
   /** Expects one more reply without sending a command (the reply to the final dot). */
@@ -301,4 +309,19 @@ export class SmtpTransport {
     socket.off('error', this.#onError);
     socket.off('close', this.#onClose);
   }
+}
+
+/** The lines as CRLF-terminated bytes; refuses (before anything is written) a line holding CR or LF. */
+function commandBytes(lines: readonly string[], phase: SmtpClientPhase): Buffer {
+  for (const line of lines) {
+    if (/[\r\n]/.test(line)) {
+      throw new SmtpClientError({
+        code: 'PROTOCOL',
+        phase,
+        message: 'refusing to send a command containing CR or LF',
+        temporary: false,
+      });
+    }
+  }
+  return Buffer.from(lines.map((line) => `${line}\r\n`).join(''), 'utf8');
 }

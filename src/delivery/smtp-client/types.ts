@@ -135,8 +135,16 @@ export interface SmtpConnection {
   readonly messagesSent: number;
   /** False after a session-level failure, a 421, quit() or destroy(). */
   readonly usable: boolean;
-  /** One transaction; RSETs first when not the first. Rejects with SmtpClientError on session failures. */
-  send(tx: OutboundTransaction): Promise<TransactionResult>;
+  /**
+   * One transaction; RSET first only when the previous one stopped before its final dot.
+   * `follow` is asked, just before the final dot goes out (PIPELINING servers), for the
+   * next transaction: when the connection takes it (`presented`), its MAIL, RCPT and
+   * DATA go out in the same write and it MUST be the next `send` here. Rejects with
+   * SmtpClientError on session failures.
+   */
+  send(tx: OutboundTransaction, follow?: () => OutboundTransaction | undefined): Promise<TransactionResult>;
+  /** The transaction announced with the last final dot, until its `send`. */
+  readonly presented?: OutboundTransaction;
   /** Polite QUIT with a short timeout, then destroy. Never rejects. */
   quit(): Promise<void>;
   destroy(): void;
