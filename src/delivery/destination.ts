@@ -8,9 +8,10 @@
  * `maxConnections`, `messagesPerMinute` and the pauses. While jobs are waiting, a
  * worker takes the next one along (loading its message) and, when the server
  * pipelines and the shaping allows it at that moment, sends its MAIL, RCPT and DATA
- * with the current message's final dot: one write and one round trip per message. When no MX host of the site can be reached at all, the site is backed
- * off as a whole: every queued job is deferred at once with the same reason and
- * new jobs are deferred without a connection attempt until the backoff ends.
+ * with the current message's final dot: one write and one round trip per message.
+ * When no MX host of the site can be reached at all, the site is backed off as a
+ * whole: every queued job is deferred at once with the same reason and new jobs
+ * are deferred without a connection attempt until the backoff ends.
  * Never rejects: every job's promise resolves with one outcome per recipient.
  */
 import type { ShapingRule } from '../config/types.ts';

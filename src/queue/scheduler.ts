@@ -348,7 +348,7 @@ export class Scheduler {
   /** The last stored attempt of each failed recipient in `others` (none asked, no read). */
   async #lastAttempts(messageId: string, others: readonly StoredRecipient[]): Promise<Map<number, Attempt>> {
     const last = new Map<number, Attempt>();
-    if (!others.some((r) => r.status === 'bounced' || r.status === 'expired')) return last;
+    if (!others.some((r) => failedStatus(r.status))) return last;
     for (const stored of await this.#deps.spool.attempts(messageId)) last.set(stored.index, stored.attempt);
     return last;
   }
@@ -358,7 +358,7 @@ export class Scheduler {
     if (settled.some(isFailure)) return true;
     if (whole) return false;
     const before = await this.#deps.spool.getMessage(job.messageId);
-    return before?.recipients.some((r) => r.status === 'bounced' || r.status === 'expired') === true;
+    return before?.recipients.some((r) => failedStatus(r.status)) === true;
   }
 
   #classify(outcome: RecipientOutcome): Classification | undefined {
@@ -379,8 +379,12 @@ export class Scheduler {
   }
 }
 
+function failedStatus(status: string): boolean {
+  return status === 'bounced' || status === 'expired';
+}
+
 function isFailure(s: Settled): boolean {
-  return s.status === 'bounced' || s.status === 'expired';
+  return failedStatus(s.status);
 }
 
 function key(messageId: string, index: number): string {

@@ -2,10 +2,11 @@
  * An established outbound SMTP session, ready for transactions (the SmtpConnection API).
  *
  * In: a transport that has passed greeting, EHLO, STARTTLS and AUTH (session.ts makes
- * it). Out: `send` runs one transaction at a time (with `follow`, the next one's commands
- * go out with this one's final dot and it must be the next `send`: `presented`); the connection counts MAILs sent for
- * the pool's per-connection cap, QUITs itself after `idleMs` unused, and reports
- * `usable: false` once anything went wrong at session level.
+ * it). Out: `send` runs one transaction at a time (with `follow`, the next one's
+ * commands go out with this one's final dot, and it must be the next `send`:
+ * `presented`); the connection counts MAILs sent for the pool's per-connection cap,
+ * QUITs itself after `idleMs` unused, and reports `usable: false` once anything went
+ * wrong at session level.
  *
  * Failure: `send` rejects with SmtpClientError (session failures; the connection is then
  * destroyed) or resolves with refusals as results. Local validation errors (control
