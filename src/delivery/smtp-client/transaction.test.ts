@@ -148,6 +148,18 @@ describe('transactions with PIPELINING', () => {
   });
 });
 
+/** Server side of a first message to a@raw.test and, chained after its dot, the group of one to b@raw.test. */
+async function firstThenChained(peer: RawPeer, mailSuffix = ''): Promise<void> {
+  await peer.expect(`MAIL FROM:<sender@client.test>${mailSuffix}`);
+  await peer.expect('RCPT TO:<a@raw.test>');
+  await peer.expect('DATA');
+  peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
+  await peer.readUntil('\r\n.\r\n');
+  await peer.expect('MAIL FROM:<sender@client.test>');
+  await peer.expect('RCPT TO:<b@raw.test>');
+  await peer.expect('DATA');
+}
+
 describe('chained transactions (the next MAIL rides with the final dot)', () => {
   it('writes the body, the dot and the next MAIL, RCPT and DATA in one packet; the next send reads their replies', async () => {
     let chained = '';
@@ -186,14 +198,7 @@ describe('chained transactions (the next MAIL rides with the final dot)', () => 
 
   it('refuses to send another transaction than the one announced, and never parks such a connection', async () => {
     const { conn } = await connect(['PIPELINING'], async (peer) => {
-      await peer.expect('MAIL FROM:<sender@client.test>');
-      await peer.expect('RCPT TO:<a@raw.test>');
-      await peer.expect('DATA');
-      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
-      await peer.readUntil('\r\n.\r\n');
-      await peer.expect('MAIL FROM:<sender@client.test>');
-      await peer.expect('RCPT TO:<b@raw.test>');
-      await peer.expect('DATA');
+      await firstThenChained(peer);
       peer.write('250 done\r\n');
     });
     const announced = tx(['b@raw.test']);
@@ -205,14 +210,7 @@ describe('chained transactions (the next MAIL rides with the final dot)', () => 
 
   it('a 421 to the first final dot leaves the announced one unsent and the connection unusable', async () => {
     const { conn } = await connect(['PIPELINING'], async (peer) => {
-      await peer.expect('MAIL FROM:<sender@client.test>');
-      await peer.expect('RCPT TO:<a@raw.test>');
-      await peer.expect('DATA');
-      peer.write('250 ok\r\n250 ok\r\n354 go\r\n');
-      await peer.readUntil('\r\n.\r\n');
-      await peer.expect('MAIL FROM:<sender@client.test>');
-      await peer.expect('RCPT TO:<b@raw.test>');
-      await peer.expect('DATA');
+      await firstThenChained(peer);
       peer.write('421 4.3.2 shutting down\r\n');
       peer.end();
     });
