@@ -6,7 +6,8 @@
  * nothing comes due again), waits until every one was tried and deferred, then
  * measures mxpress's RSS, a graceful stop, a restart (spawn -> SMTP 220 on the
  * same port) and the RSS after it, and finally e2e throughput to the healthy
- * domains beside the backlog. In: a `BenchContext`. Out: `QueueScaleResult`.
+ * domains beside the backlog, against the same load sent to the fresh server
+ * before the fill (both right after a start, so both equally cold). In: a `BenchContext`. Out: `QueueScaleResult`.
  * Rejects when a server does not start or the backlog never settles within a
  * bound that grows with N. Loopback only.
  */
@@ -56,6 +57,8 @@ export interface QueueScaleResult {
     readonly dataTo250Ms: ReturnType<typeof percentiles>;
     readonly mxpress: ProcessFigures;
   };
+  /** The same healthy load on the fresh server, before the backlog was filled. */
+  readonly healthyWithoutBacklog: { readonly delivered: number; readonly deliveredPerSecond: number };
 }
 
 const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
@@ -91,6 +94,20 @@ async function waitDeferred(
   return deferred;
 }
 
+/** `healthyCount` messages to the healthy domains, counted until the sink has them all. */
+async function healthyRun(ctx: BenchContext, server: Parameters<typeof baseLoad>[1], label: string) {
+  const base = ctx.sink.count();
+  const from = performance.now();
+  const load = await runLoad({ ...baseLoad(ctx, server), count: ctx.options.healthyCount });
+  for (const t of load.acceptedAt) ctx.acceptedTimes.push(t);
+  const doneAt = await ctx.sink.waitForCount(base + load.accepted, 120_000);
+  const end = doneAt ?? performance.now();
+  ctx.spans.push({ label, from, to: end });
+  ctx.sampler.sample();
+  const delivered = ctx.sink.count() - base;
+  return { load, end, delivered, deliveredPerSecond: round(rate(delivered, end - load.startedAt)) };
+}
+
 export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleResult> {
   const n = ctx.options.queueScale;
   const deferSink = await startSink(ctx.children, {
@@ -101,6 +118,8 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
   });
   try {
     return await withServer(ctx, { extraArgs: RETRY_FLAGS }, async (first, dataDir) => {
+      ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains, before any backlog`);
+      const without = await healthyRun(ctx, first, 'no backlog yet');
       ctx.log(`  filling the queue with ${n} messages to defer.test`);
       const fillFrom = performance.now();
       // The backlog is filled by count, whatever --duration says.
@@ -137,18 +156,12 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         const deferredAfterRestart = (await getStats(second.httpBase)).recipientsByStatus.deferred ?? 0;
 
         ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
-        const base = ctx.sink.count();
-        const from = performance.now();
-        const healthy = await runLoad({
-          ...baseLoad(ctx, second),
-          count: ctx.options.healthyCount,
-        });
-        for (const t of healthy.acceptedAt) ctx.acceptedTimes.push(t);
-        const doneAt = await ctx.sink.waitForCount(base + healthy.accepted, 120_000);
-        const end = doneAt ?? performance.now();
-        ctx.spans.push({ label: 'beside backlog', from, to: end });
-        ctx.sampler.sample();
-        const delivered = ctx.sink.count() - base;
+        const {
+          load: healthy,
+          end,
+          delivered,
+          deliveredPerSecond,
+        } = await healthyRun(ctx, second, 'beside backlog');
         return {
           backlog: n,
           fill: {
@@ -173,9 +186,13 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
             failed: healthy.failed,
             acceptedPerSecond: round(rate(healthy.accepted, healthy.endedAt - healthy.startedAt)),
             delivered,
-            deliveredPerSecond: round(rate(delivered, end - healthy.startedAt)),
+            deliveredPerSecond,
             dataTo250Ms: roundPercentiles(percentiles(healthy.latenciesMs)),
             mxpress: processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end),
+          },
+          healthyWithoutBacklog: {
+            delivered: without.delivered,
+            deliveredPerSecond: without.deliveredPerSecond,
           },
         };
       } finally {

@@ -8,6 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { round } from './figures.ts';
 import type { QueueScaleResult } from './queue-scale.ts';
 import type { AcceptResult, E2eResult, LatencyResult } from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
@@ -141,6 +142,10 @@ export function formatTable(results: Results, sinkKind: string): string {
         [
           'healthy beside backlog',
           `${q.healthy.acceptedPerSecond} msgs/s accepted, ${q.healthy.deliveredPerSecond} msgs/s delivered (${q.healthy.delivered}/${q.healthy.accepted})`,
+        ],
+        [
+          'same load, no backlog',
+          `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s delivered on the fresh server before the fill (backlog/none: ${q.healthyWithoutBacklog.deliveredPerSecond > 0 ? round(q.healthy.deliveredPerSecond / q.healthyWithoutBacklog.deliveredPerSecond, 2) : 0})`,
         ],
         ['mxpress while healthy', cpu(q.healthy.mxpress)],
       ]),
