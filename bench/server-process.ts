@@ -54,7 +54,6 @@ export function parseBanner(text: string): { smtpPort: number; httpPort: number 
 
 export async function startServer(children: Children, options: ServerOptions): Promise<ServerProcess> {
   const args = [
-    BIN,
     'start',
     '--data-dir',
     options.dataDir,
@@ -73,7 +72,8 @@ export async function startServer(children: Children, options: ServerOptions): P
     ...(options.extraArgs ?? []),
   ];
   const t0 = performance.now();
-  const child = await children.spawn(process.execPath, args, { cwd: ROOT });
+  // Run as a program, the way users start it, so the launcher's Node flags apply.
+  const child = await children.spawn(BIN, args, { cwd: ROOT });
   const stderr = tailOf(child.stderr);
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   let out = '';

@@ -1,6 +1,12 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * mxpress launcher: plain JavaScript that any Node can run.
+ *
+ * The first line caps V8's young generation at 16 MiB semi-spaces: under a steady
+ * flood of short-lived objects (SMTP sessions) V8 otherwise grows them to 64 MiB,
+ * and mxpress holds about 90 MB more for the same CPU (lab: 290 against 378 MB after
+ * 100k deferrals). It takes effect when this file is run as a program (`npx mxpress`,
+ * `./bin/mxpress.js`): V8 reads it at start, not later.
  *
  * On Node >= 24 it loads the TypeScript CLI (src/admin/cli/main.ts) directly
  * (type stripping) and exits with its code. On an older Node it re-executes
@@ -33,9 +39,13 @@ function inTerminalForeground() {
 }
 
 function reexec(nodeBinary) {
-  const child = spawn(nodeBinary, [fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
-    stdio: 'inherit',
-  });
+  const child = spawn(
+    nodeBinary,
+    [...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)],
+    {
+      stdio: 'inherit',
+    },
+  );
   const forwarded = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const handlers = new Map();
   for (const signal of forwarded) {
