@@ -24,7 +24,7 @@ import {
   roundPercentiles,
   withServer,
 } from './scenarios.ts';
-import { startServer } from './server-process.ts';
+import { type ServerProcess, startServer } from './server-process.ts';
 import { startSink } from './sinks.ts';
 import { runLoad } from './smtp-load.ts';
 
@@ -95,7 +95,7 @@ async function waitDeferred(
 }
 
 /** `healthyCount` messages to the healthy domains, counted until the sink has them all. */
-async function healthyRun(ctx: BenchContext, server: Parameters<typeof baseLoad>[1], label: string) {
+async function healthyRun(ctx: BenchContext, server: ServerProcess, label: string) {
   const base = ctx.sink.count();
   const from = performance.now();
   const load = await runLoad({ ...baseLoad(ctx, server), count: ctx.options.healthyCount });

@@ -116,21 +116,7 @@ export class Destination {
   async close(): Promise<void> {
     this.#closed = true;
     clearTimeout(this.#pauseTimer);
-    const error = new SmtpClientError({
-      code: 'CLOSED',
-      phase: 'connect',
-      message: 'mxpress is shutting down',
-    });
-    for (const waiting of this.#queue.splice(0)) {
-      waiting.resolve(
-        outcomesFromError(
-          waiting.job,
-          error,
-          { startedAt: this.#deps.now(), finishedAt: this.#deps.now(), route: this.#plan.route },
-          'session',
-        ),
-      );
-    }
+    for (const waiting of this.#queue.splice(0)) waiting.resolve(this.#shutdownOutcome(waiting.job));
     await Promise.all(
       this.#idle.splice(0).map(({ connection, timer }) => {
         clearTimeout(timer);
@@ -256,23 +242,23 @@ export class Destination {
 
   /** A carried job that will not be sent by this worker goes back to the front of the queue. */
   #giveBack(carried: Carried): void {
-    if (!this.#closed) {
-      this.#queue.unshift(carried.waiting);
-      return;
-    }
+    if (this.#closed) carried.waiting.resolve(this.#shutdownOutcome(carried.waiting.job));
+    else this.#queue.unshift(carried.waiting);
+  }
+
+  /** The deferral of a job that shutdown caught before it was sent. */
+  #shutdownOutcome(job: DeliveryJob): RecipientOutcome[] {
     const now = this.#deps.now();
     const error = new SmtpClientError({
       code: 'CLOSED',
       phase: 'connect',
       message: 'mxpress is shutting down',
     });
-    carried.waiting.resolve(
-      outcomesFromError(
-        carried.waiting.job,
-        error,
-        { startedAt: now, finishedAt: now, route: this.#plan.route },
-        'session',
-      ),
+    return outcomesFromError(
+      job,
+      error,
+      { startedAt: now, finishedAt: now, route: this.#plan.route },
+      'session',
     );
   }
 

@@ -84,7 +84,6 @@ export async function runTransaction(
   }
   const { transport, timeouts } = ctx;
   const pipelining = ctx.extensions.has('PIPELINING');
-  const rcptLines = tx.recipients.map((r) => rcptCommand(r, ctx.extensions));
   // With PIPELINING, RSET travels in the same write as MAIL, RCPT and DATA (RFC 2920
   // allows it anywhere in a group): one packet and one round trip per message.
   const resetInGroup = ctx.resetFirst && pipelining;
@@ -101,9 +100,10 @@ export async function runTransaction(
   // MAIL (and with PIPELINING, everything up to DATA in the same write), unless it
   // already went out with the previous transaction's final dot.
   if (!ctx.preSent) {
-    const mailLine = mailCommand(tx, ctx.extensions);
     await transport.sendCommands(
-      pipelining ? [...(resetInGroup ? ['RSET'] : []), mailLine, ...rcptLines, 'DATA'] : [mailLine],
+      pipelining
+        ? [...(resetInGroup ? ['RSET'] : []), ...commandGroup(tx, ctx.extensions)]
+        : [mailCommand(tx, ctx.extensions)],
       'mail',
       timeouts.mailMs,
     );
@@ -130,7 +130,8 @@ export async function runTransaction(
       recipients.push({ address, reply: stopReply, accepted: false });
       continue;
     }
-    if (!pipelining) await transport.sendCommands([rcptLines[i]!], 'rcpt', timeouts.rcptMs);
+    if (!pipelining)
+      await transport.sendCommands([rcptCommand(tx.recipients[i]!, ctx.extensions)], 'rcpt', timeouts.rcptMs);
     const reply = note(await transport.readReply('rcpt', timeouts.rcptMs));
     const ok = accepted('rcpt', reply);
     if (reply.code === 421) stopReply = reply;
