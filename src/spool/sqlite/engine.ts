@@ -8,11 +8,14 @@
  * Synchronous and blocking by design: it runs in a worker thread by default.
  *
  * Failure handling:
- *  - Each write request runs in its own savepoint. A request that fails while the
- *    transaction survives is rolled back alone and rejected; the others go on.
+ *  - A batch first runs with no savepoints (the usual case: nothing fails). If any
+ *    request fails, or COMMIT does, that transaction is rolled back whole and the
+ *    batch runs again with each write request in its own savepoint:
+ *  - A request that fails while the transaction survives is rolled back alone and
+ *    rejected; the others go on.
  *  - If SQLite drops the whole transaction (I/O, disk full) or COMMIT fails,
  *    every request whose writes were in it is rejected with that error; nothing is
- *    retried. The next request starts a fresh transaction on the same connection.
+ *    retried again. The next request starts a fresh transaction on the same connection.
  *  - SQLITE_FULL / ENOSPC map to `full` (SPOOL_FULL), everything else to `io`.
  * No untrusted input beyond bound parameters (see write-ops.ts, read-ops.ts).
  */
@@ -317,6 +320,7 @@ export class SqliteEngine {
         this.#log('spool startup bookkeeping failed', toWireError(error));
       }
     }
+    if (this.#runWritesAtOnce(db, writes, requests, replies)) return;
     let next = 0;
     while (next < requests.length) {
       const applied: { id: number; value: unknown }[] = [];
@@ -371,6 +375,43 @@ export class SqliteEngine {
       this.#items += applied.length;
       for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
     }
+  }
+
+  /**
+   * The usual case: the whole batch in one transaction without savepoints (each
+   * savepoint copies every page it touches that the batch already changed, a page
+   * write per request). On any failure nothing is applied and it returns false: the
+   * caller then runs the batch again request by request, each in its own savepoint,
+   * so one bad request fails alone. WriteOps keeps no state outside the database, so
+   * running a request twice gives the same result.
+   */
+  #runWritesAtOnce(
+    db: DatabaseSync,
+    writes: WriteOps,
+    requests: readonly Request[],
+    replies: Reply[],
+  ): boolean {
+    try {
+      this.#syncFor(db, requests, 0);
+      db.exec('BEGIN IMMEDIATE');
+    } catch {
+      return false;
+    }
+    const values: unknown[] = [];
+    try {
+      for (const request of requests) values.push(this.#write(writes, request));
+      db.exec('COMMIT');
+    } catch {
+      this.#rollbackQuietly(db);
+      return false;
+    }
+    this.#groups += 1;
+    this.#walWrites += 1;
+    this.#items += requests.length;
+    requests.forEach((request, i) => {
+      replies.push({ id: request.id, ok: true, value: values[i] });
+    });
+    return true;
   }
 
   /**

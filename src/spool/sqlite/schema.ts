@@ -14,13 +14,16 @@
  *    time, or the lease expiry while leased. The partial index `recipients_due`
  *    covers exactly the claimable statuses, so `claimDue` is one index range scan
  *    that never steps over leased or final rows.
- *  - `counters` is kept by triggers (message and per-status recipient counts) and
- *    by the engine (body bytes), so `stats()` and `open()` never scan a table.
+ *  - `counters` (message count, recipients per status, body bytes) is kept by the
+ *    write operations themselves, so `stats()` and `open()` never scan a table.
+ *    Version 1 kept the first two by triggers; a statement that fires a trigger
+ *    writes to several tables, so SQLite copied every page it touched to a statement
+ *    journal first (half of the spool's file writes). Version 2 drops them.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { RecipientStatus } from '../../contracts/status.ts';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export const ALL_STATUSES: readonly RecipientStatus[] = [
   'queued',
@@ -121,6 +124,13 @@ const MIGRATIONS: readonly string[] = [
     UPDATE counters SET value = value - 1 WHERE name = 'status:' || OLD.status;
   END;
   `,
+  `
+  DROP TRIGGER messages_count_insert;
+  DROP TRIGGER messages_count_delete;
+  DROP TRIGGER recipients_count_insert;
+  DROP TRIGGER recipients_count_update;
+  DROP TRIGGER recipients_count_delete;
+  `,
 ];
 
 /**
@@ -134,10 +144,10 @@ export function configureConnection(db: DatabaseSync, maxDatabaseBytes: number |
   if (mode?.journal_mode !== 'wal') throw new Error(`could not enable WAL (got ${mode?.journal_mode})`);
   db.exec('PRAGMA synchronous = FULL');
   db.exec('PRAGMA foreign_keys = OFF');
-  // temp_store stays at its default (files): every request runs in a savepoint
-  // (engine.ts), and holding their undo pages in memory made commits cheaper but left
-  // the process 110 MiB larger after filling a 1M-message backlog (527 MiB against
-  // 413 MiB), over the 500 MB budget for that queue.
+  // temp_store stays at its default (files): holding statement and savepoint undo
+  // pages in memory left the process 110 MiB larger after filling a 1M-message
+  // backlog (527 MiB against 413 MiB), over the 500 MB budget for that queue. The
+  // usual write path needs neither (engine.ts, write-ops.ts).
   // Keep the WAL from staying large after a burst (bytes).
   db.exec('PRAGMA journal_size_limit = 67108864');
   // Checkpoints are run by the engine between batches (SqliteEngine.idle), not inside
@@ -150,8 +160,11 @@ export function configureConnection(db: DatabaseSync, maxDatabaseBytes: number |
   }
 }
 
-/** Brings the schema to `SCHEMA_VERSION`; returns the version found before. */
-export function migrate(db: DatabaseSync): number {
+/**
+ * Brings the schema to `target` (`SCHEMA_VERSION`; tests build older versions);
+ * returns the version found before.
+ */
+export function migrate(db: DatabaseSync, target: number = SCHEMA_VERSION): number {
   db.exec('BEGIN IMMEDIATE');
   let found: number;
   try {
@@ -169,7 +182,7 @@ export function migrate(db: DatabaseSync): number {
     if (db.isTransaction) db.exec('ROLLBACK');
     throw error;
   }
-  for (let version = found; version < SCHEMA_VERSION; version++) {
+  for (let version = found; version < target; version++) {
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(MIGRATIONS[version]!);

@@ -11,9 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
+import { queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith, T0 } from '../conformance-fixtures.ts';
 import { createSqliteSpool, type SqliteSpool, type SqliteSpoolOptions } from './index.ts';
+import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { claimSql } from './write-ops.ts';
 
 async function tempDir(): Promise<string> {
@@ -95,6 +97,33 @@ describe('sqlite spool specifics', () => {
         else assert.ok(groups >= 1 && groups < 100, `groups=${groups}`);
       });
     }
+  });
+
+  it('a request that fails in a batch fails alone; the rest of its batch commits', async () => {
+    await withDir(async (_dir, open) => {
+      // In-process, the calls of one event-loop turn are one batch.
+      const spool = await open({ inProcess: true });
+      const [a, b] = [makeMessage(), makeMessage()];
+      const before = spool.commitGroups();
+      const results = await Promise.allSettled([
+        spool.commit(a, { events: [receivedEvent(a)] }),
+        spool.update([{ messageId: 'no-such-message', index: 0, status: 'delivered' }]),
+        spool.commit(b, { events: [receivedEvent(b)] }),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['fulfilled', 'rejected', 'fulfilled'],
+      );
+      await rejectsWith(Promise.reject((results[1] as PromiseRejectedResult).reason), 'NOT_FOUND');
+      assert.equal(spool.commitGroups().items - before.items, 2);
+      assert.ok(await spool.getMessage(a.id));
+      assert.ok(await spool.getMessage(b.id));
+      assert.equal((await spool.stats()).messages, 2);
+      assert.deepEqual(
+        (await spool.eventsSince(0, 10)).map((e) => e.messageId),
+        [a.id, b.id],
+      );
+    });
   });
 
   it('a second spool on the same data dir fails to open; the first keeps working', async () => {
@@ -187,7 +216,9 @@ describe('sqlite spool specifics', () => {
       const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
       try {
         const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
-        assert.equal(version?.value, '1');
+        assert.equal(version?.value, String(SCHEMA_VERSION));
+        const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all();
+        assert.deepEqual(triggers, [], 'counters are kept by the write operations, not by triggers');
         for (const excluding of [false, true]) {
           const params = excluding ? [T0, '["a.test"]', 10] : [T0, 10];
           const plan = db
@@ -206,6 +237,91 @@ describe('sqlite spool specifics', () => {
       } finally {
         db.close();
       }
+    });
+  });
+});
+
+/** The counters as the tables themselves count them, in the shape of `stats()`. */
+function countedInTables(dir: string): { messages: number; byStatus: Record<string, number> } {
+  const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
+  try {
+    const messages = Number(db.prepare('SELECT count(*) AS n FROM messages').get()?.n);
+    const byStatus: Record<string, number> = {};
+    for (const row of db.prepare('SELECT status, count(*) AS n FROM recipients GROUP BY status').all()) {
+      byStatus[String(row.status)] = Number(row.n);
+    }
+    return { messages, byStatus };
+  } finally {
+    db.close();
+  }
+}
+
+function nonZero(byStatus: Readonly<Record<string, number>>): Record<string, number> {
+  return Object.fromEntries(Object.entries(byStatus).filter(([, n]) => n !== 0));
+}
+
+/** Commits, settles, cancels and purges a few messages: every path that moves a counter. */
+async function exerciseCounters(spool: SqliteSpool): Promise<void> {
+  const DAY = 86_400_000;
+  const old = makeMessage({ to: ['a@x.test', 'b@x.test'] });
+  const kept = makeMessage({ to: ['c@x.test', 'd@x.test', 'e@x.test'], receivedAt: T0 + 10 * DAY });
+  const suppressed = makeMessage({
+    to: ['f@x.test'],
+    initialStatus: ['suppressed'],
+    receivedAt: T0 + 10 * DAY,
+  });
+  for (const m of [old, kept, suppressed]) await spool.commit(m);
+  await spool.update(
+    [
+      { messageId: old.id, index: 0, status: 'delivered' },
+      { messageId: old.id, index: 1, status: 'bounced' },
+      { messageId: kept.id, index: 0, status: 'deferred', nextAttemptAt: T0 + 11 * DAY },
+    ],
+    undefined,
+  );
+  await spool.cancel(kept.id);
+  const cutoff = T0 + 5 * DAY;
+  assert.equal(
+    (await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 })).messages,
+    1,
+  );
+}
+
+describe('sqlite spool counters', () => {
+  it('stats() agrees with the tables after commits, updates, cancels and purges', async () => {
+    await withDir(async (dir, open) => {
+      const spool = await open();
+      await exerciseCounters(spool);
+      const stats = await spool.stats();
+      await spool.close();
+      const counted = countedInTables(dir);
+      assert.equal(stats.messages, counted.messages);
+      assert.deepEqual(nonZero(stats.recipientsByStatus), counted.byStatus);
+      assert.deepEqual(counted.byStatus, { cancelled: 3, suppressed: 1 });
+    });
+  });
+
+  it('a version 1 spool (counters kept by triggers) opens with its counts and keeps them', async () => {
+    await withDir(async (dir, open) => {
+      const db = new DatabaseSync(join(dir, 'spool.sqlite'));
+      migrate(db, 1);
+      // Rows written as version 1 wrote them: its triggers counted them.
+      db.exec(`INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body)
+        VALUES ('v1msg', ${T0}, 's@x.test', '{}', '{}', '{}', '{}', 0, 1, 0)`);
+      db.exec(`INSERT INTO recipients (message_id, idx, address, domain, status, next_attempt_at, due_at, updated_at)
+        VALUES ('v1msg', 0, 'r@x.test', 'x.test', 'deferred', ${T0}, ${T0}, ${T0})`);
+      db.close();
+      const spool = await open();
+      const before = await spool.stats();
+      assert.equal(before.messages, 1);
+      assert.equal(before.recipientsByStatus.deferred, 1);
+      await exerciseCounters(spool);
+      const stats = await spool.stats();
+      await spool.close();
+      const counted = countedInTables(dir);
+      assert.equal(stats.messages, counted.messages);
+      assert.deepEqual(nonZero(stats.recipientsByStatus), counted.byStatus);
+      assert.deepEqual(counted.byStatus, { cancelled: 3, deferred: 1, suppressed: 1 });
     });
   });
 });

@@ -2,8 +2,11 @@
  * The spool's write operations as synchronous SQLite statements.
  *
  * In: already validated requests (validate.ts). Out: rows changed in the caller's
- * open transaction; this module never begins, commits or syncs: the engine wraps
- * each request in a savepoint and a whole batch in one transaction. Throws
+ * open transaction; this module never begins, commits or syncs: the engine runs a
+ * whole batch in one transaction (and each request in a savepoint only when one of
+ * them failed). It keeps the `counters` rows itself, each with a one-row statement:
+ * the usual requests then change one row per statement, which SQLite runs without a
+ * statement journal (a copy of every page it touches). Throws
  * `EngineError('not-found')` for unknown recipients, SQLite errors as they come.
  * Final statuses are sticky here: an update never moves a final recipient back.
  * Handles untrusted values (addresses, header text) only as bound parameters.
@@ -60,6 +63,9 @@ export class WriteOps {
   readonly #insertEvent: StatementSync;
   readonly #insertAttempt: StatementSync;
   readonly #addBodyBytes: StatementSync;
+  readonly #addCount: StatementSync;
+  readonly #pendingOf: StatementSync;
+  readonly #cancelOne: StatementSync;
   readonly #claimSelect: StatementSync;
   readonly #claimSelectExcluding: StatementSync;
   readonly #lease: StatementSync;
@@ -73,7 +79,6 @@ export class WriteOps {
   readonly #releaseAll: StatementSync;
   readonly #setHeld: StatementSync;
   readonly #retryNow: StatementSync;
-  readonly #cancel: StatementSync;
   readonly #purgeCandidates: StatementSync;
   readonly #purgeRecipients: StatementSync;
   readonly #purgeAttempts: StatementSync;
@@ -96,6 +101,7 @@ export class WriteOps {
     this.#insertEvent = db.prepare('INSERT INTO events (at, message_id, type, data) VALUES (?, ?, ?, ?)');
     this.#insertAttempt = db.prepare('INSERT INTO attempts (message_id, idx, n, data) VALUES (?, ?, ?, ?)');
     this.#addBodyBytes = db.prepare("UPDATE counters SET value = value + ? WHERE name = 'body_bytes'");
+    this.#addCount = db.prepare('UPDATE counters SET value = value + ? WHERE name = ?');
     this.#claimSelect = db.prepare(claimSql(false));
     this.#claimSelectExcluding = db.prepare(claimSql(true));
     this.#lease = db.prepare(
@@ -134,15 +140,18 @@ export class WriteOps {
       `UPDATE recipients SET next_attempt_at = ?, due_at = max(?, lease_until), updated_at = ?
        WHERE message_id = ? AND ${PENDING} AND held = 0`,
     );
-    this.#cancel = db.prepare(
+    this.#pendingOf = db.prepare(
+      `SELECT idx, address, status FROM recipients WHERE message_id = ? AND ${PENDING} ORDER BY idx`,
+    );
+    this.#cancelOne = db.prepare(
       `UPDATE recipients SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = ?
-       WHERE message_id = ? AND ${PENDING} RETURNING idx, address`,
+       WHERE message_id = ? AND idx = ?`,
     );
     // A bounded range scan of the primary key, oldest first, up to the cutoff id.
     this.#purgeCandidates = db.prepare(
       'SELECT id, received_at, pending, has_body, size FROM messages WHERE id > ? AND id < ? ORDER BY id LIMIT ?',
     );
-    this.#purgeRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ?');
+    this.#purgeRecipients = db.prepare('DELETE FROM recipients WHERE message_id = ? RETURNING status');
     this.#purgeAttempts = db.prepare('DELETE FROM attempts WHERE message_id = ?');
     this.#purgeBody = db.prepare('DELETE FROM bodies WHERE id = ?');
     this.#purgeMessage = db.prepare('DELETE FROM messages WHERE id = ?');
@@ -168,6 +177,7 @@ export class WriteOps {
       pending,
       pending > 0 ? 1 : 0,
     );
+    this.#addCount.run(1, 'messages');
     // A message that is final at once (all suppressed) never stores its body.
     if (pending > 0) {
       this.#insertBody.run(message.id, message.body);
@@ -192,6 +202,7 @@ export class WriteOps {
         leased ? leaseUntil : 0,
         now,
       );
+      this.#countStatus(status, 1);
     });
     return this.#storeEvents(options?.events);
   }
@@ -244,6 +255,10 @@ export class WriteOps {
         u.messageId,
         u.index,
       );
+      if (u.status !== row.status) {
+        this.#countStatus(row.status, -1);
+        this.#countStatus(u.status, 1);
+      }
       if (final && this.#onRecipientFinal(u.messageId)) finished.push(u.messageId);
     }
     return { events: this.#storeEvents(events), finished };
@@ -269,9 +284,18 @@ export class WriteOps {
 
   /** Pending recipients become `cancelled`, each with a stored event; returns those events. */
   cancel(messageId: string, now: number): LifecycleEvent[] {
-    const rows = this.#cancel.all(Date.now(), messageId) as unknown as { idx: number; address: string }[];
-    rows.sort((a, b) => a.idx - b.idx);
-    for (const _row of rows) this.#onRecipientFinal(messageId);
+    const rows = this.#pendingOf.all(messageId) as unknown as {
+      idx: number;
+      address: string;
+      status: string;
+    }[];
+    const at = Date.now();
+    for (const row of rows) {
+      this.#cancelOne.run(at, messageId, row.idx);
+      this.#countStatus(row.status, -1);
+      this.#countStatus('cancelled', 1);
+      this.#onRecipientFinal(messageId);
+    }
     return this.#storeEvents(
       rows.map((row) => ({ type: 'cancelled', seq: 0, at: now, messageId, recipient: row.address })),
     );
@@ -293,13 +317,15 @@ export class WriteOps {
     for (const row of rows) {
       if (row.pending > 0 || row.received_at >= request.before) continue;
       messages += 1;
-      this.#purgeRecipients.run(row.id);
+      const deleted = this.#purgeRecipients.all(row.id) as unknown as { status: string }[];
+      for (const recipient of deleted) this.#countStatus(recipient.status, -1);
       this.#purgeAttempts.run(row.id);
       if (row.has_body === 1) {
         this.#purgeBody.run(row.id);
         this.#addBodyBytes.run(-row.size);
       }
       this.#purgeMessage.run(row.id);
+      this.#addCount.run(-1, 'messages');
     }
     // Events are in time order by seq: drop the oldest run of them stored before the cutoff.
     const oldest = this.#oldestEvents.all(request.limit) as unknown as { seq: number; at: number }[];
@@ -314,6 +340,10 @@ export class WriteOps {
     if (events > 0) this.#purgeEvents.run(last);
     const scannedTo = rows.length === request.limit ? rows[rows.length - 1]!.id : undefined;
     return scannedTo === undefined ? { messages, events } : { messages, events, scannedTo };
+  }
+
+  #countStatus(status: string, delta: number): void {
+    this.#addCount.run(delta, `status:${status}`);
   }
 
   /** One recipient left the pending set; true when it was the message's last. */
