@@ -77,6 +77,7 @@ type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 interface Pending {
   resolve(value: unknown): void;
   reject(error: unknown): void;
+  readonly commit: boolean;
 }
 
 /** Bodies up to this size are copied to the worker; larger ones are handed over (detached). */
@@ -108,6 +109,8 @@ class SqliteSpoolFront implements SqliteSpool {
   #transport: Transport | undefined;
   readonly #pending = new Map<number, Pending>();
   #nextId = 1;
+  /** Commits sent and not answered yet. */
+  #commitsInFlight = 0;
   #groups: CommitGroups = { groups: 0, items: 0 };
   #idleWaiters: (() => void)[] = [];
   #opening: Promise<void> | undefined;
@@ -318,10 +321,16 @@ class SqliteSpoolFront implements SqliteSpool {
     if (transport === undefined) return Promise.reject(spoolClosed());
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<OpTable[K]['result']>();
-    this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+    const commit = op === 'commit';
+    this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, commit });
     if (this.#pending.size === 1) transport.setActive(true);
     try {
-      transport.send({ id, op, args } as Request, transfer);
+      // The engine's worker gathers commits into one transaction only while several
+      // clients commit at once, so a lone client's commits never wait (worker.ts).
+      const request =
+        commit && this.#commitsInFlight > 0 ? { id, op, args, company: true } : { id, op, args };
+      if (commit) this.#commitsInFlight += 1;
+      transport.send(request as Request, transfer);
     } catch (error) {
       this.#settled(id);
       reject(spoolIo(error));
@@ -332,6 +341,7 @@ class SqliteSpoolFront implements SqliteSpool {
   #settled(id: number): Pending | undefined {
     const entry = this.#pending.get(id);
     this.#pending.delete(id);
+    if (entry?.commit) this.#commitsInFlight -= 1;
     if (this.#pending.size === 0) {
       this.#transport?.setActive(false);
       const waiters = this.#idleWaiters;

@@ -78,7 +78,13 @@ export const OP_KIND: Readonly<Record<Op, 'control' | 'write' | 'read'>> = {
 };
 
 export type Request = {
-  [K in Op]: { readonly id: number; readonly op: K; readonly args: OpTable[K]['args'] };
+  [K in Op]: {
+    readonly id: number;
+    readonly op: K;
+    readonly args: OpTable[K]['args'];
+    /** A commit sent while others were still unanswered: several clients are committing at once. */
+    readonly company?: boolean;
+  };
 }[Op];
 
 export type WireErrorKind = 'full' | 'io' | 'not-found' | 'invalid' | 'closed';

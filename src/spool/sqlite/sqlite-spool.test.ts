@@ -99,6 +99,39 @@ describe('sqlite spool specifics', () => {
     }
   });
 
+  it('worker: a commit sent while another is unanswered waits briefly for more to share its transaction', async () => {
+    // On tmpfs a transaction takes far less than the gaps below, so without gathering
+    // each commit would be a transaction of its own.
+    const shm = '/dev/shm';
+    if (!existsSync(shm)) return;
+    const dir = await mkdtemp(join(shm, 'mxpress-gather-'));
+    const spool = createSqliteSpool({ dataDir: dir });
+    const spin = (ms: number): void => {
+      // The event loop stays blocked, so no reply is taken in: every commit after the first has company.
+      const until = performance.now() + ms;
+      while (performance.now() < until) {}
+    };
+    try {
+      await spool.open();
+      await spool.commit(makeMessage());
+      const before = spool.commitGroups();
+      const pending: Promise<unknown>[] = [spool.commit(makeMessage())];
+      spin(1);
+      for (let i = 0; i < 40; i++) {
+        pending.push(spool.commit(makeMessage()));
+        spin(0.1);
+      }
+      await Promise.all(pending);
+      const groups = spool.commitGroups().groups - before.groups;
+      console.log('GROUPS', groups);
+      // The first alone (nobody was committing), then about a millisecond's worth at a time.
+      assert.ok(groups <= 12, `41 commits in ${groups} transactions`);
+    } finally {
+      await spool.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a request that fails in a batch fails alone; the rest of its batch commits', async () => {
     await withDir(async (_dir, open) => {
       // In-process, the calls of one event-loop turn are one batch.
