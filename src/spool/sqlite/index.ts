@@ -34,7 +34,7 @@ import type {
 } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
 import type { EngineOptions } from './engine.ts';
-import { fromWireError, type Op, type OpTable, type ReplyBatch, type Request } from './protocol.ts';
+import { fromWireError, type Op, type OpTable, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
 import { InProcessTransport, type Transport, WorkerTransport } from './transport.ts';
 import {
   checkClaim,
@@ -172,7 +172,8 @@ class SqliteSpoolFront implements SqliteSpool {
     const { body, transfer } = this.#options.inProcess
       ? { body: message.body, transfer: [] }
       : bodyForWorker(message.body);
-    return this.#send('commit', [{ ...message, body }, options], transfer);
+    const seqs = await this.#send('commit', [{ ...message, body }, options], transfer);
+    return withSeqs(options?.events, seqs);
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
@@ -195,7 +196,8 @@ class SqliteSpoolFront implements SqliteSpool {
     events?: readonly LifecycleEvent[],
   ): Promise<UpdateResult> {
     this.#checked(() => checkUpdates(updates, events));
-    return this.#call('update', [updates, events]);
+    const stored = await this.#call('update', [updates, events]);
+    return { events: withSeqs(events, stored.seqs), finished: stored.finished };
   }
 
   async release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void> {

@@ -33,13 +33,14 @@ export interface RecipientKey {
 export interface OpTable {
   open: { args: []; result: undefined };
   close: { args: []; result: undefined };
-  commit: { args: [message: NewMessage, options: CommitOptions | undefined]; result: LifecycleEvent[] };
+  /** The `seq` each of the commit's events got (the front fills them in: less to copy back). */
+  commit: { args: [message: NewMessage, options: CommitOptions | undefined]; result: number[] };
   getMessage: { args: [id: string]; result: StoredMessage | undefined };
   readBody: { args: [id: string]; result: Uint8Array };
   claimDue: { args: [request: ClaimRequest]; result: ClaimedRecipient[] };
   update: {
     args: [updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined];
-    result: UpdateResult;
+    result: StoredUpdate;
   };
   release: { args: [owner: string, keys: readonly RecipientKey[]]; result: undefined };
   setHeld: { args: [messageId: string, held: boolean]; result: number };
@@ -53,6 +54,20 @@ export interface OpTable {
 }
 
 export type Op = keyof OpTable;
+
+/** What the engine answers to an update: `UpdateResult` with the events' seqs only. */
+export interface StoredUpdate {
+  readonly seqs: number[];
+  readonly finished: UpdateResult['finished'];
+}
+
+/** The events as stored: each with the seq the engine gave it. */
+export function withSeqs(
+  events: readonly LifecycleEvent[] | undefined,
+  seqs: readonly number[],
+): LifecycleEvent[] {
+  return (events ?? []).map((event, i) => ({ ...event, seq: seqs[i]! }));
+}
 
 /**
  * How the engine schedules each op: `control` runs alone, `write` joins the

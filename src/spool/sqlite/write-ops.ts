@@ -21,10 +21,9 @@ import type {
   PurgeRequest,
   PurgeResult,
   RecipientUpdate,
-  UpdateResult,
 } from '../../contracts/spool.ts';
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
-import { EngineError, type RecipientKey } from './protocol.ts';
+import { EngineError, type RecipientKey, type StoredUpdate, withSeqs } from './protocol.ts';
 import { type ClaimRow, domainOf, eventData, jsonOrNull, toClaimedRecipient } from './rows.ts';
 
 const PENDING = "status IN ('queued', 'deferred')";
@@ -159,7 +158,8 @@ export class WriteOps {
     this.#purgeEvents = db.prepare('DELETE FROM events WHERE seq <= ?');
   }
 
-  commit(message: NewMessage, options: CommitOptions | undefined): LifecycleEvent[] {
+  /** Returns the seq each of `options.events` got. */
+  commit(message: NewMessage, options: CommitOptions | undefined): number[] {
     const now = Date.now();
     const recipients = message.envelope.recipients;
     const statuses: RecipientStatus[] = recipients.map((_, i) => message.initialStatus?.[i] ?? 'queued');
@@ -223,7 +223,7 @@ export class WriteOps {
     });
   }
 
-  update(updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined): UpdateResult {
+  update(updates: readonly RecipientUpdate[], events: readonly LifecycleEvent[] | undefined): StoredUpdate {
     const now = Date.now();
     const finished: string[] = [];
     for (const u of updates) {
@@ -261,7 +261,7 @@ export class WriteOps {
       }
       if (final && this.#onRecipientFinal(u.messageId)) finished.push(u.messageId);
     }
-    return { events: this.#storeEvents(events), finished };
+    return { seqs: this.#storeEvents(events), finished };
   }
 
   release(owner: string, keys: readonly RecipientKey[]): void {
@@ -296,9 +296,14 @@ export class WriteOps {
       this.#countStatus('cancelled', 1);
       this.#onRecipientFinal(messageId);
     }
-    return this.#storeEvents(
-      rows.map((row) => ({ type: 'cancelled', seq: 0, at: now, messageId, recipient: row.address })),
-    );
+    const events: LifecycleEvent[] = rows.map((row) => ({
+      type: 'cancelled',
+      seq: 0,
+      at: now,
+      messageId,
+      recipient: row.address,
+    }));
+    return withSeqs(events, this.#storeEvents(events));
   }
 
   purge(request: PurgeRequest): PurgeResult {
@@ -360,12 +365,11 @@ export class WriteOps {
     return true;
   }
 
-  /** Stores `events` in order; returns them with the `seq` each row got. */
-  #storeEvents(events: readonly LifecycleEvent[] | undefined): LifecycleEvent[] {
+  /** Stores `events` in order; returns the `seq` each row got. */
+  #storeEvents(events: readonly LifecycleEvent[] | undefined): number[] {
     if (events === undefined) return [];
-    return events.map((event) => {
-      const result = this.#insertEvent.run(event.at, event.messageId, event.type, eventData(event));
-      return { ...event, seq: Number(result.lastInsertRowid) };
-    });
+    return events.map((event) =>
+      Number(this.#insertEvent.run(event.at, event.messageId, event.type, eventData(event)).lastInsertRowid),
+    );
   }
 }
