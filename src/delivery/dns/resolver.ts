@@ -28,7 +28,7 @@ import { DnsLookup, type LookupOutcome } from './lookup.ts';
 import { selectMxHosts } from './mx.ts';
 import { parseServer, type ServerAddress, systemServers } from './servers.ts';
 import { RR_TYPE } from './wire.ts';
-import { lowerName, nameToLabels } from './wire-name.ts';
+import { lowerName } from './wire-name.ts';
 
 export interface ResolverOptions {
   /** `ip`, `ip:port`, `[v6]:port`; `[]` reads the nameservers from /etc/resolv.conf. */
@@ -42,7 +42,10 @@ export interface ResolverOptions {
 }
 
 const DEFAULT_CACHE_ENTRIES = 10_000;
-const HOST_NAME = /^[a-z0-9_-]+(?:\.[a-z0-9_-]+)*$/;
+/** Letters, digits, `-` and `_` in labels of 1 to 63 octets (RFC 1035 2.3.4). */
+const HOST_NAME = /^[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*$/;
+/** 255 octets on the wire: the text form without its trailing dot has at most 253. */
+const MAX_NAME_LENGTH = 253;
 
 /** Lower-case A-label form without trailing dot, or undefined when it cannot be a DNS name. */
 export function normalizeName(input: string): string | undefined {
@@ -50,7 +53,7 @@ export function normalizeName(input: string): string | undefined {
   if (name.endsWith('.')) name = name.slice(0, -1);
   if (/[^\x00-\x7f]/.test(name)) name = domainToASCII(name);
   name = lowerName(name);
-  if (!HOST_NAME.test(name) || nameToLabels(name) === undefined) return undefined;
+  if (name.length > MAX_NAME_LENGTH || !HOST_NAME.test(name)) return undefined;
   return name;
 }
 
