@@ -7,7 +7,8 @@
  * measures mxpress's RSS, a graceful stop, a restart (spawn -> SMTP 220 on the
  * same port) and the RSS after it, and finally e2e throughput to the healthy
  * domains beside the backlog, against the same load sent to the fresh server
- * before the fill (both right after a start, so both equally cold). In: a `BenchContext`. Out: `QueueScaleResult`.
+ * before the fill and to another fresh server right after (every one of them right
+ * after a start, so all equally cold). In: a `BenchContext`. Out: `QueueScaleResult`.
  * Rejects when a server does not start or the backlog never settles within a
  * bound that grows with N. Loopback only.
  */
@@ -59,6 +60,8 @@ export interface QueueScaleResult {
   };
   /** The same healthy load on the fresh server, before the backlog was filled. */
   readonly healthyWithoutBacklog: { readonly delivered: number; readonly deliveredPerSecond: number };
+  /** And on another fresh server (empty data dir) right after the backlog run. */
+  readonly healthyFreshAfter: { readonly delivered: number; readonly deliveredPerSecond: number };
 }
 
 const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
@@ -162,6 +165,16 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
           delivered,
           deliveredPerSecond,
         } = await healthyRun(ctx, second, 'beside backlog');
+        const besideFigures = processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end);
+        ctx.sampler.forget('mxpress');
+        await second.kill();
+        // The same load on another fresh server now: the machine after the fill is not
+        // the machine before it (page cache, other tenants), so the backlog run is
+        // compared with fresh-server runs on both sides of it in time.
+        ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains on a fresh server, after`);
+        const after = await withServer(ctx, { extraArgs: RETRY_FLAGS }, (fresh) =>
+          healthyRun(ctx, fresh, 'fresh server after'),
+        );
         return {
           backlog: n,
           fill: {
@@ -188,11 +201,15 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
             delivered,
             deliveredPerSecond,
             dataTo250Ms: roundPercentiles(percentiles(healthy.latenciesMs)),
-            mxpress: processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end),
+            mxpress: besideFigures,
           },
           healthyWithoutBacklog: {
             delivered: without.delivered,
             deliveredPerSecond: without.deliveredPerSecond,
+          },
+          healthyFreshAfter: {
+            delivered: after.delivered,
+            deliveredPerSecond: after.deliveredPerSecond,
           },
         };
       } finally {

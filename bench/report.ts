@@ -145,12 +145,18 @@ export function formatTable(results: Results, sinkKind: string): string {
         ],
         [
           'same load, no backlog',
-          `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s delivered on the fresh server before the fill (backlog/none: ${q.healthyWithoutBacklog.deliveredPerSecond > 0 ? round(q.healthy.deliveredPerSecond / q.healthyWithoutBacklog.deliveredPerSecond, 2) : 0})`,
+          `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s on the fresh server before the fill, ${q.healthyFreshAfter.deliveredPerSecond} on a fresh server after (backlog/none: ${backlogRatio(q)})`,
         ],
         ['mxpress while healthy', cpu(q.healthy.mxpress)],
       ]),
     );
   return `${parts.join('\n\n')}\n`;
+}
+
+/** Healthy throughput beside the backlog over the mean of the fresh-server runs around it. */
+export function backlogRatio(q: QueueScaleResult): number {
+  const none = (q.healthyWithoutBacklog.deliveredPerSecond + q.healthyFreshAfter.deliveredPerSecond) / 2;
+  return none > 0 ? round(q.healthy.deliveredPerSecond / none, 2) : 0;
 }
 
 /** A directory name from the time: 2025-01-31T12-00-00. */
