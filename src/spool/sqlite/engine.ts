@@ -13,9 +13,9 @@
  *    batch runs again with each write request in its own savepoint:
  *  - A request that fails while the transaction survives is rolled back alone and
  *    rejected; the others go on.
- *  - If SQLite drops the whole transaction (I/O, disk full) or COMMIT fails,
- *    every request whose writes were in it is rejected with that error; nothing is
- *    retried again. The next request starts a fresh transaction on the same connection.
+ *  - If SQLite then drops the whole transaction (I/O, disk full) or COMMIT fails,
+ *    every request whose writes were in it is rejected with that error and not tried
+ *    a third time. The next request starts a fresh transaction on the same connection.
  *  - SQLITE_FULL / ENOSPC map to `full` (SPOOL_FULL), everything else to `io`.
  * No untrusted input beyond bound parameters (see write-ops.ts, read-ops.ts).
  */

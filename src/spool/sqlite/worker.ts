@@ -9,9 +9,10 @@
  * batch was sent while others were unanswered: `Request.company`), a batch holding
  * commits first waits up to GATHER_MS for more to arrive: each transaction writes
  * the pages it touches once and syncs once, so a batch of ten commits costs far
- * less than ten of one. A lone client sending message after message never waits. After the engine answers `close`, the port is closed and
- * the thread ends. A bug here throws out of the thread; the front sees the
- * worker's `error`/`exit` and fails every pending call with SPOOL_IO.
+ * less than ten of one. A lone client sending message after message never waits.
+ * After the engine answers `close`, the port is closed and the thread ends. A bug
+ * here throws out of the thread; the front sees the worker's `error`/`exit` and
+ * fails every pending call with SPOOL_IO.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { type EngineOptions, SqliteEngine } from './engine.ts';
