@@ -61,7 +61,6 @@ export class WriteOps {
   readonly #insertRecipient: StatementSync;
   readonly #insertEvent: StatementSync;
   readonly #insertAttempt: StatementSync;
-  readonly #addBodyBytes: StatementSync;
   readonly #addCount: StatementSync;
   readonly #pendingOf: StatementSync;
   readonly #cancelOne: StatementSync;
@@ -99,7 +98,6 @@ export class WriteOps {
     );
     this.#insertEvent = db.prepare('INSERT INTO events (at, message_id, type, data) VALUES (?, ?, ?, ?)');
     this.#insertAttempt = db.prepare('INSERT INTO attempts (message_id, idx, n, data) VALUES (?, ?, ?, ?)');
-    this.#addBodyBytes = db.prepare("UPDATE counters SET value = value + ? WHERE name = 'body_bytes'");
     this.#addCount = db.prepare('UPDATE counters SET value = value + ? WHERE name = ?');
     this.#claimSelect = db.prepare(claimSql(false));
     this.#claimSelectExcluding = db.prepare(claimSql(true));
@@ -181,7 +179,7 @@ export class WriteOps {
     // A message that is final at once (all suppressed) never stores its body.
     if (pending > 0) {
       this.#insertBody.run(message.id, message.body);
-      this.#addBodyBytes.run(size);
+      this.#addCount.run(size, 'body_bytes');
     }
     const claim = options?.claimFor;
     const leaseUntil = claim === undefined ? 0 : now + claim.leaseMs;
@@ -327,7 +325,7 @@ export class WriteOps {
       this.#purgeAttempts.run(row.id);
       if (row.has_body === 1) {
         this.#purgeBody.run(row.id);
-        this.#addBodyBytes.run(-row.size);
+        this.#addCount.run(-row.size, 'body_bytes');
       }
       this.#purgeMessage.run(row.id);
       this.#addCount.run(-1, 'messages');
@@ -360,7 +358,7 @@ export class WriteOps {
     if (left.has_body === 1) {
       this.#deleteBody.run(messageId);
       this.#markBodyless.run(messageId);
-      this.#addBodyBytes.run(-left.size);
+      this.#addCount.run(-left.size, 'body_bytes');
     }
     return true;
   }
