@@ -370,11 +370,16 @@ export class SqliteEngine {
         for (const done of applied) replies.push({ id: done.id, ok: false, error: lost });
         continue;
       }
-      this.#groups += 1;
-      this.#walWrites += 1;
-      this.#items += applied.length;
-      for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
+      this.#committed(applied, replies);
     }
+  }
+
+  /** Counts one committed transaction and answers the requests it carried. */
+  #committed(applied: readonly { id: number; value: unknown }[], replies: Reply[]): void {
+    this.#groups += 1;
+    this.#walWrites += 1;
+    this.#items += applied.length;
+    for (const done of applied) replies.push({ id: done.id, ok: true, value: done.value });
   }
 
   /**
@@ -397,20 +402,15 @@ export class SqliteEngine {
     } catch {
       return false;
     }
-    const values: unknown[] = [];
+    const applied: { id: number; value: unknown }[] = [];
     try {
-      for (const request of requests) values.push(this.#write(writes, request));
+      for (const request of requests) applied.push({ id: request.id, value: this.#write(writes, request) });
       db.exec('COMMIT');
     } catch {
       this.#rollbackQuietly(db);
       return false;
     }
-    this.#groups += 1;
-    this.#walWrites += 1;
-    this.#items += requests.length;
-    requests.forEach((request, i) => {
-      replies.push({ id: request.id, ok: true, value: values[i] });
-    });
+    this.#committed(applied, replies);
     return true;
   }
 
