@@ -16,7 +16,7 @@ import type { EventSink, LifecycleEvent, ReceivedEvent } from '../contracts/even
 import type { NewMessage, Spool } from '../contracts/spool.ts';
 import { MxError, toMxError } from '../protocol/errors.ts';
 import { scanHeaders } from '../protocol/header-scan.ts';
-import { mimeDepth } from '../protocol/mime-depth.ts';
+import { MAX_MIME_HEADER_BYTES, mimeDepth } from '../protocol/mime-depth.ts';
 import { newQueueId } from '../runtime/ids.ts';
 
 export interface AcceptInput {
@@ -67,13 +67,11 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
           message: 'No valid recipients',
         });
       }
-      refuseMimeBombs(input.content);
+      const lead = leadingBytes(input.content, LEAD_BYTES);
+      refuseMimeBombs(lead, input.content);
       const receivedAt = now();
       const id = newQueueId(receivedAt);
-      const head = input.content[0] ?? Buffer.alloc(0);
-      const scan = scanHeaders(
-        head.length >= 65536 || input.content.length === 1 ? head : Buffer.concat(input.content.slice(0, 16)),
-      );
+      const scan = scanHeaders(lead);
       const trace = traceFields(deps.hostname, id, receivedAt, input, scan.fields);
       const body = Buffer.concat([Buffer.from(trace, 'utf8'), ...input.content]);
       const headers: Record<string, string> = { ...scan.fields };
@@ -149,6 +147,9 @@ function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f()\\]/g, '?');
 }
 
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -162,16 +163,39 @@ export function rfc5322Date(epochMs: number): string {
 /** Deepest MIME nesting accepted (multipart and message/rfc822 levels); real mail rarely passes 5. */
 export const MAX_MIME_DEPTH = 50;
 
-/** Refuses messages whose MIME parts nest past MAX_MIME_DEPTH (a "MIME bomb"). */
-function refuseMimeBombs(content: readonly Buffer[]): void {
-  const head = content[0];
-  if (!head) return;
-  // Only a multipart (or message/*) top level can nest; most mail is skipped here without a copy.
-  if (
-    !/multipart\/|message\/(?:rfc822|global)/i.test(head.toString('latin1', 0, Math.min(head.length, 65536)))
-  )
-    return;
-  const whole = content.length === 1 ? head : Buffer.concat(content);
+/**
+ * How much of the message start is looked at in one piece: the MIME check reads
+ * the top-level header section up to this size, as `mimeDepth` does.
+ */
+const LEAD_BYTES = MAX_MIME_HEADER_BYTES + 4;
+
+/** The first `min` bytes of the message (all of it when shorter) in one buffer; copies only when the first chunk is shorter. */
+function leadingBytes(content: readonly Buffer[], min: number): Buffer {
+  const head = content[0] ?? Buffer.alloc(0);
+  if (head.length >= min || content.length === 1) return head;
+  const parts: Buffer[] = [];
+  let length = 0;
+  for (const chunk of content) {
+    parts.push(chunk);
+    length += chunk.length;
+    if (length >= min) break;
+  }
+  return Buffer.concat(parts, Math.min(length, min));
+}
+
+/**
+ * Refuses messages whose MIME parts nest past MAX_MIME_DEPTH (a "MIME bomb").
+ * `lead` is the message start (leadingBytes), `content` the whole message.
+ */
+function refuseMimeBombs(lead: Buffer, content: readonly Buffer[]): void {
+  // Only a multipart (or message/*) top level can nest, and mimeDepth takes the top
+  // level from the header section before the first empty line: most mail is
+  // cleared here from that section alone, without decoding or copying the rest.
+  if (lead.length === 0 || lead.indexOf(CRLF) === 0) return;
+  const end = lead.indexOf(HEADER_END);
+  if (end < 0 || end > MAX_MIME_HEADER_BYTES) return;
+  if (!/multipart\/|message\/(?:rfc822|global)/i.test(lead.toString('latin1', 0, end))) return;
+  const whole = content.length === 1 ? content[0]! : Buffer.concat(content);
   if (mimeDepth(whole, MAX_MIME_DEPTH).exceeded) {
     throw new MxError({
       code: 'MIME_TOO_DEEP',

@@ -9,6 +9,7 @@
 
 const SUMMARY_FIELDS = new Set(['subject', 'from', 'to', 'cc', 'message-id', 'date', 'reply-to']);
 const MAX_VALUE = 500;
+const HEADER_END = Buffer.from('\r\n\r\n');
 
 export interface HeaderScan {
   /** Byte length of the header section including its terminating empty line (0 when none). */
@@ -22,7 +23,9 @@ export interface HeaderScan {
 /** Scans `head` (the first bytes of the message; at most `limit` bytes are read). */
 export function scanHeaders(head: Buffer, limit = 256 * 1024): HeaderScan {
   const view = head.length > limit ? head.subarray(0, limit) : head;
-  const text = view.toString('latin1');
+  // Only the bytes up to the first empty line are decoded: the scan never reads past it.
+  const blank = view.indexOf(HEADER_END);
+  const text = view.toString('latin1', 0, blank < 0 ? view.length : blank + HEADER_END.length);
   const fields: Record<string, string> = {};
   let offset = 0;
   let current: { name: string; value: string } | undefined;

@@ -14,7 +14,8 @@ export interface MimeDepthResult {
   readonly exceeded: boolean;
 }
 
-const MAX_HEADER_SCAN = 64 * 1024;
+/** A header section longer than this is not read for its Content-Type (the part counts as single). */
+export const MAX_MIME_HEADER_BYTES = 64 * 1024;
 
 /** Content-Type of a header block: [type/subtype lower-cased, boundary?]. */
 function contentType(headers: string): [string, string | undefined] {
@@ -41,7 +42,7 @@ export function mimeDepth(message: Buffer, limit: number): MimeDepthResult {
       let end = text.indexOf('\r\n\r\n', at);
       const blankFirst = text.startsWith('\r\n', at);
       if (blankFirst) end = at - 2;
-      if (end < 0 || end - at > MAX_HEADER_SCAN) return { depth, exceeded: false };
+      if (end < 0 || end - at > MAX_MIME_HEADER_BYTES) return { depth, exceeded: false };
       const [type, boundary] = contentType(blankFirst ? '' : text.slice(at, end));
       at = end + 4;
       inHeaders = false;

@@ -365,4 +365,24 @@ describe('MIME bombs', () => {
     await s.command('.', 250);
     s.close();
   });
+
+  it('refuses a MIME bomb whose header section arrives in several TCP segments', async () => {
+    let body = 'Content-Type: text/plain\r\n\r\ninnermost\r\n';
+    for (let i = 200; i >= 1; i--) {
+      body = `--b${i}\r\nContent-Type: multipart/mixed; boundary="b${i + 1}"\r\n\r\n${body}--b${i}--\r\n`;
+    }
+    const s = await rawSession(server.port);
+    await s.expect(220);
+    await s.command('EHLO client.example', 250);
+    await s.command('MAIL FROM:<a@example.net>', 250);
+    await s.command('RCPT TO:<b@example.org>', 250);
+    await s.command('DATA', 354);
+    // The top-level Content-Type comes in a later segment than the first header line.
+    s.send('Subject: bomb in parts\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    s.send(`MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n${body}`);
+    const refused = await s.command('.', 554);
+    assert.match(refused[0]!, /^554 5\.6\.0 .*nest/);
+    s.close();
+  });
 });
