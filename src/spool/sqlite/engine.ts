@@ -337,6 +337,7 @@ export class SqliteEngine {
       let lost: WireError | undefined;
       for (; next < requests.length && lost === undefined; next++) {
         const request = requests[next]!;
+        const counts = writes.countsMark();
         db.exec('SAVEPOINT request');
         try {
           const value = this.#write(writes, request);
@@ -345,6 +346,7 @@ export class SqliteEngine {
         } catch (error) {
           const wire = toWireError(error);
           replies.push({ id: request.id, ok: false, error: wire });
+          writes.restoreCounts(counts);
           if (db.isTransaction) {
             try {
               db.exec('ROLLBACK TO request');
@@ -359,6 +361,7 @@ export class SqliteEngine {
       }
       if (lost === undefined) {
         try {
+          writes.flushCounts();
           db.exec('COMMIT');
         } catch (error) {
           lost = toWireError(error);
@@ -366,6 +369,7 @@ export class SqliteEngine {
       }
       if (lost !== undefined) {
         this.#log('spool transaction rolled back', lost, applied.length);
+        writes.dropCounts();
         this.#rollbackQuietly(db);
         for (const done of applied) replies.push({ id: done.id, ok: false, error: lost });
         continue;
@@ -387,8 +391,9 @@ export class SqliteEngine {
    * savepoint copies every page it touches that the batch already changed, a page
    * write per request). On any failure nothing is applied and it returns false: the
    * caller then runs the batch again request by request, each in its own savepoint,
-   * so one bad request fails alone. WriteOps keeps no state outside the database, so
-   * running a request twice gives the same result.
+   * so one bad request fails alone. WriteOps keeps nothing outside the database past
+   * a transaction (its counter deltas are written or dropped with it), so running a
+   * request twice gives the same result.
    */
   #runWritesAtOnce(
     db: DatabaseSync,
@@ -405,8 +410,10 @@ export class SqliteEngine {
     const applied: { id: number; value: unknown }[] = [];
     try {
       for (const request of requests) applied.push({ id: request.id, value: this.#write(writes, request) });
+      writes.flushCounts();
       db.exec('COMMIT');
     } catch {
+      writes.dropCounts();
       this.#rollbackQuietly(db);
       return false;
     }

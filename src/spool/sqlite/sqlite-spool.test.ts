@@ -159,6 +159,28 @@ describe('sqlite spool specifics', () => {
     });
   });
 
+  it('counts of a request that fails halfway are rolled back with it', async () => {
+    await withDir(async (dir, open) => {
+      const spool = await open({ inProcess: true });
+      const [a, b] = [makeMessage(), makeMessage()];
+      await spool.commit(a);
+      // One batch: the update counts a's recipient as delivered, then fails on the second key.
+      const results = await Promise.allSettled([
+        spool.update([
+          { messageId: a.id, index: 0, status: 'delivered' },
+          { messageId: 'no-such-message', index: 0, status: 'delivered' },
+        ]),
+        spool.commit(b),
+      ]);
+      assert.deepEqual(
+        results.map((r) => r.status),
+        ['rejected', 'fulfilled'],
+      );
+      const queued = a.envelope.recipients.length + b.envelope.recipients.length;
+      await assertCountersMatch(spool, dir, { queued });
+    });
+  });
+
   it('a second spool on the same data dir fails to open; the first keeps working', async () => {
     await withDir(async (dir, open) => {
       const first = await open();

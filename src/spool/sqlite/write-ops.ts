@@ -4,9 +4,12 @@
  * In: already validated requests (validate.ts). Out: rows changed in the caller's
  * open transaction; this module never begins, commits or syncs: the engine runs a
  * whole batch in one transaction (and each request in a savepoint only when one of
- * them failed). It keeps the `counters` rows itself, each with a one-row statement:
- * the usual requests then change one row per statement, which SQLite runs without a
- * statement journal (a copy of every page it touches). Throws
+ * them failed). It keeps the `counters` rows itself: requests add to deltas held
+ * here, and the engine writes them once per transaction (`flushCounts`, one
+ * one-row statement per counter that changed) or drops them with the transaction
+ * (`dropCounts`, `countsMark`/`restoreCounts` around a savepoint). Every statement
+ * then changes one row, which SQLite runs without a statement journal (a copy of
+ * every page it touches). Throws
  * `EngineError('not-found')` for unknown recipients, SQLite errors as they come.
  * Final statuses are sticky here: an update never moves a final recipient back.
  * Handles untrusted values (addresses, header text) only as bound parameters.
@@ -72,7 +75,6 @@ export class WriteOps {
   readonly #updateRecipient: StatementSync;
   readonly #decrementPending: StatementSync;
   readonly #deleteBody: StatementSync;
-  readonly #markBodyless: StatementSync;
   readonly #release: StatementSync;
   readonly #releaseAll: StatementSync;
   readonly #setHeld: StatementSync;
@@ -84,6 +86,8 @@ export class WriteOps {
   readonly #purgeMessage: StatementSync;
   readonly #oldestEvents: StatementSync;
   readonly #purgeEvents: StatementSync;
+  /** Counter changes of the open transaction, written by flushCounts. */
+  #deltas = new Map<string, number>();
 
   constructor(db: DatabaseSync) {
     this.#insertMessage = db.prepare(
@@ -117,11 +121,13 @@ export class WriteOps {
          last_error_code = ?, route = ?, lease_owner = NULL, lease_until = 0, updated_at = ?
        WHERE message_id = ? AND idx = ?`,
     );
+    // The last pending recipient also marks the message bodyless (SET reads the old
+    // row, RETURNING the new one); the body row itself goes in #onRecipientFinal.
     this.#decrementPending = db.prepare(
-      'UPDATE messages SET pending = pending - 1 WHERE id = ? RETURNING pending, has_body, size',
+      `UPDATE messages SET pending = pending - 1, has_body = CASE WHEN pending > 1 THEN has_body ELSE 0 END
+       WHERE id = ? RETURNING pending, size`,
     );
     this.#deleteBody = db.prepare('DELETE FROM bodies WHERE id = ?');
-    this.#markBodyless = db.prepare('UPDATE messages SET has_body = 0 WHERE id = ?');
     this.#release = db.prepare(
       `UPDATE recipients SET lease_owner = NULL, lease_until = 0, due_at = next_attempt_at
        WHERE message_id = ? AND idx = ? AND lease_owner = ?`,
@@ -175,11 +181,11 @@ export class WriteOps {
       pending,
       pending > 0 ? 1 : 0,
     );
-    this.#addCount.run(1, 'messages');
+    this.#add('messages', 1);
     // A message that is final at once (all suppressed) never stores its body.
     if (pending > 0) {
       this.#insertBody.run(message.id, message.body);
-      this.#addCount.run(size, 'body_bytes');
+      this.#add('body_bytes', size);
     }
     const claim = options?.claimFor;
     const leaseUntil = claim === undefined ? 0 : now + claim.leaseMs;
@@ -325,10 +331,10 @@ export class WriteOps {
       this.#purgeAttempts.run(row.id);
       if (row.has_body === 1) {
         this.#purgeBody.run(row.id);
-        this.#addCount.run(-row.size, 'body_bytes');
+        this.#add('body_bytes', -row.size);
       }
       this.#purgeMessage.run(row.id);
-      this.#addCount.run(-1, 'messages');
+      this.#add('messages', -1);
     }
     // Events are in time order by seq: drop the oldest run of them stored before the cutoff.
     const oldest = this.#oldestEvents.all(request.limit) as unknown as { seq: number; at: number }[];
@@ -345,21 +351,40 @@ export class WriteOps {
     return scannedTo === undefined ? { messages, events } : { messages, events, scannedTo };
   }
 
+  /** Writes the counter changes of this transaction: call before COMMIT. */
+  flushCounts(): void {
+    for (const [name, delta] of this.#deltas) if (delta !== 0) this.#addCount.run(delta, name);
+    this.#deltas.clear();
+  }
+
+  /** Forgets the counter changes of a transaction that was rolled back. */
+  dropCounts(): void {
+    this.#deltas.clear();
+  }
+
+  /** The counter changes so far, to return to when a savepoint is rolled back. */
+  countsMark(): ReadonlyMap<string, number> {
+    return new Map(this.#deltas);
+  }
+
+  restoreCounts(mark: ReadonlyMap<string, number>): void {
+    this.#deltas = new Map(mark);
+  }
+
+  #add(name: string, delta: number): void {
+    this.#deltas.set(name, (this.#deltas.get(name) ?? 0) + delta);
+  }
+
   #countStatus(status: string, delta: number): void {
-    this.#addCount.run(delta, `status:${status}`);
+    this.#add(`status:${status}`, delta);
   }
 
   /** One recipient left the pending set; true when it was the message's last. */
   #onRecipientFinal(messageId: string): boolean {
-    const left = this.#decrementPending.get(messageId) as
-      | { pending: number; has_body: number; size: number }
-      | undefined;
+    const left = this.#decrementPending.get(messageId) as { pending: number; size: number } | undefined;
     if (left === undefined || left.pending > 0) return false;
-    if (left.has_body === 1) {
-      this.#deleteBody.run(messageId);
-      this.#markBodyless.run(messageId);
-      this.#addCount.run(-left.size, 'body_bytes');
-    }
+    // has_body was 1 unless the body is already gone: the delete says which.
+    if (changes(this.#deleteBody.run(messageId)) > 0) this.#add('body_bytes', -left.size);
     return true;
   }
 
