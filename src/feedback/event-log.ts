@@ -35,8 +35,9 @@ export interface EventLogOptions {
 const COALESCE_MS = 20;
 
 export function eventLine(event: LifecycleEvent): string {
-  const { seq, ...rest } = event;
-  return `${JSON.stringify(seq > 0 ? event : rest)}\n`;
+  if (event.seq > 0) return `${JSON.stringify(event)}\n`;
+  const { seq: _unknown, ...rest } = event;
+  return `${JSON.stringify(rest)}\n`;
 }
 
 export class EventLog {

@@ -97,6 +97,9 @@ export class DnsLookup {
 
   lookup(name: string, type: number): Promise<LookupOutcome> {
     const key = `${type}/${name}`;
+    // A cached answer (the usual case under load) skips the in-flight bookkeeping.
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) return Promise.resolve(hit);
     const running = this.#inflight.get(key);
     if (running !== undefined) return running;
     const promise = this.#cached(name, type, MAX_CNAME_HOPS).finally(() => this.#inflight.delete(key));
