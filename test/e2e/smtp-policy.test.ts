@@ -342,23 +342,34 @@ describe('MIME bombs', () => {
     await server.stop();
   });
 
-  it('refuses a message whose MIME parts nest too deeply, and takes a normal multipart one', async () => {
+  /** A message body nested 200 multipart levels deep, starting with its top-level Content-Type. */
+  const bomb = (): string => {
     let body = 'Content-Type: text/plain\r\n\r\ninnermost\r\n';
     for (let i = 200; i >= 1; i--) {
       body = `Content-Type: multipart/mixed; boundary="b${i}"\r\n\r\n--b${i}\r\n${body}--b${i}--\r\n`;
     }
-    const s = await rawSession(server.port);
-    await s.expect(220);
-    await s.command('EHLO client.example', 250);
-    await s.command('MAIL FROM:<a@example.net>', 250);
-    await s.command('RCPT TO:<b@example.org>', 250);
-    await s.command('DATA', 354);
-    s.send(`Subject: bomb\r\nMIME-Version: 1.0\r\n${body}`);
+    return body;
+  };
+
+  /** A new session at the DATA prompt for one recipient. */
+  const atData = async (s?: Awaited<ReturnType<typeof rawSession>>) => {
+    const session = s ?? (await rawSession(server.port));
+    if (!s) {
+      await session.expect(220);
+      await session.command('EHLO client.example', 250);
+    }
+    await session.command('MAIL FROM:<a@example.net>', 250);
+    await session.command('RCPT TO:<b@example.org>', 250);
+    await session.command('DATA', 354);
+    return session;
+  };
+
+  it('refuses a message whose MIME parts nest too deeply, and takes a normal multipart one', async () => {
+    const s = await atData();
+    s.send(`Subject: bomb\r\nMIME-Version: 1.0\r\n${bomb()}`);
     const refused = await s.command('.', 554);
     assert.match(refused[0]!, /^554 5\.6\.0 .*nest/);
-    await s.command('MAIL FROM:<a@example.net>', 250);
-    await s.command('RCPT TO:<b@example.org>', 250);
-    await s.command('DATA', 354);
+    await atData(s);
     s.send(
       'Subject: fine\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\nhi\r\n--x--\r\n',
     );
@@ -367,20 +378,11 @@ describe('MIME bombs', () => {
   });
 
   it('refuses a MIME bomb whose header section arrives in several TCP segments', async () => {
-    let body = 'Content-Type: text/plain\r\n\r\ninnermost\r\n';
-    for (let i = 200; i >= 1; i--) {
-      body = `--b${i}\r\nContent-Type: multipart/mixed; boundary="b${i + 1}"\r\n\r\n${body}--b${i}--\r\n`;
-    }
-    const s = await rawSession(server.port);
-    await s.expect(220);
-    await s.command('EHLO client.example', 250);
-    await s.command('MAIL FROM:<a@example.net>', 250);
-    await s.command('RCPT TO:<b@example.org>', 250);
-    await s.command('DATA', 354);
+    const s = await atData();
     // The top-level Content-Type comes in a later segment than the first header line.
     s.send('Subject: bomb in parts\r\n');
     await new Promise((resolve) => setTimeout(resolve, 50));
-    s.send(`MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b1"\r\n\r\n${body}`);
+    s.send(`MIME-Version: 1.0\r\n${bomb()}`);
     const refused = await s.command('.', 554);
     assert.match(refused[0]!, /^554 5\.6\.0 .*nest/);
     s.close();
