@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { counterPerSecond, percentiles, perSecond, rate } from './figures.ts';
+import { counterPerSecond, cpuMsPerMessage, percentiles, perSecond, rate } from './figures.ts';
 
 test('nearest-rank percentiles of 1..100, and zeros for no values', () => {
   const values = Array.from({ length: 100 }, (_, i) => 100 - i);
@@ -34,4 +34,10 @@ test('a counter observed at odd times becomes per-second increments', () => {
 test('rate is per second and 0 without elapsed time', () => {
   assert.equal(rate(500, 250), 2000);
   assert.equal(rate(5, 0), 0);
+});
+
+test('CPU per message: a whole core at 2000 msgs/s is 0.5 ms each; no messages gives 0', () => {
+  assert.equal(cpuMsPerMessage(100, 2000), 0.5);
+  assert.equal(cpuMsPerMessage(106.6, 2167.1), 0.492);
+  assert.equal(cpuMsPerMessage(50, 0), 0);
 });

@@ -72,6 +72,14 @@ export function rate(count: number, ms: number): number {
   return ms > 0 ? count / (ms / 1000) : 0;
 }
 
+/**
+ * CPU milliseconds a process spent per message, from its mean CPU share over a
+ * window and the messages per second over the same window (0 when none passed).
+ */
+export function cpuMsPerMessage(cpuPercent: number, perSecond: number): number {
+  return perSecond > 0 ? round((cpuPercent * 10) / perSecond, 3) : 0;
+}
+
 export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { round } from './figures.ts';
+import { cpuMsPerMessage, round } from './figures.ts';
 import type { QueueScaleResult } from './queue-scale.ts';
 import type { AcceptResult, E2eResult, LatencyResult } from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
@@ -33,6 +33,11 @@ const pct = (p: { p50: number; p90: number; p99: number; max: number }): string 
   `${ms(p.p50)} / ${ms(p.p90)} / ${ms(p.p99)} / ${ms(p.max)}`;
 const cpu = (f: { cpuPercent: number; peakCpuPercent: number; peakRssMiB: number }): string =>
   `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB`;
+/** The process figures with the CPU time per message at `perSecond` (the same window's rate). */
+const cpuEach = (
+  f: { cpuPercent: number; peakCpuPercent: number; peakRssMiB: number },
+  perSecond: number,
+): string => `${cpu(f)}; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
 const machine = (m: { busyPercent: number; othersPercent: number }): string =>
   `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark`;
 const errs = (e: Readonly<Record<string, number>>): string =>
@@ -57,7 +62,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           'commit group size',
           `${a.commitGroups.meanSize} (${a.commitGroups.items} writes in ${a.commitGroups.groups} syncs)`,
         ],
-        ['mxpress', cpu(a.mxpress)],
+        ['mxpress', cpuEach(a.mxpress, a.acceptedPerSecond)],
         ['load generator', `${a.generator.cpuPercent}% CPU`],
         ['machine', machine(a.machine)],
         ...(a.failed > 0 ? ([['failures', errs(a.errors)]] as Row[]) : []),
@@ -97,7 +102,7 @@ export function formatTable(results: Results, sinkKind: string): string {
             ] as Row[])
           : []),
         ['commit group size', String(e.commitGroups.meanSize)],
-        ['mxpress', cpu(e.mxpress)],
+        ['mxpress', cpuEach(e.mxpress, e.deliveredPerSecond)],
         ['sink', `${e.sink.cpuPercent}% CPU`],
         ['machine', machine(e.machine)],
         ...(e.failed > 0 ? ([['failures', errs(e.errors)]] as Row[]) : []),
@@ -120,7 +125,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ...(l.feedbackMs
           ? ([['remote reply->event on stream p50/p90/p99/max', pct(l.feedbackMs)]] as Row[])
           : []),
-        ['mxpress', cpu(l.mxpress)],
+        ['mxpress', cpuEach(l.mxpress, l.achievedRate)],
         ['machine', machine(l.machine)],
         ...jsSinkNote,
       ]),
@@ -147,7 +152,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           'same load, no backlog',
           `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s on the fresh server before the fill, ${q.healthyFreshAfter.deliveredPerSecond} on a fresh server after (backlog/none: ${backlogRatio(q)})`,
         ],
-        ['mxpress while healthy', cpu(q.healthy.mxpress)],
+        ['mxpress while healthy', cpuEach(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
       ]),
     );
   return `${parts.join('\n\n')}\n`;
