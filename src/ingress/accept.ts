@@ -16,7 +16,7 @@ import type { EventSink, LifecycleEvent, ReceivedEvent } from '../contracts/even
 import type { NewMessage, Spool } from '../contracts/spool.ts';
 import { MxError, toMxError } from '../protocol/errors.ts';
 import { scanHeaders } from '../protocol/header-scan.ts';
-import { MAX_MIME_HEADER_BYTES, mimeDepth } from '../protocol/mime-depth.ts';
+import { MIME_LEAD_BYTES, mayNest, mimeDepth } from '../protocol/mime-depth.ts';
 import { newQueueId } from '../runtime/ids.ts';
 
 export interface AcceptInput {
@@ -67,7 +67,7 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
           message: 'No valid recipients',
         });
       }
-      const lead = leadingBytes(input.content, LEAD_BYTES);
+      const lead = leadingBytes(input.content, MIME_LEAD_BYTES);
       refuseMimeBombs(lead, input.content);
       const receivedAt = now();
       const id = newQueueId(receivedAt);
@@ -147,9 +147,6 @@ function clean(text: string): string {
   return text.replace(/[\x00-\x1f\x7f()\\]/g, '?');
 }
 
-const CRLF = Buffer.from('\r\n');
-const HEADER_END = Buffer.from('\r\n\r\n');
-
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -162,12 +159,6 @@ export function rfc5322Date(epochMs: number): string {
 
 /** Deepest MIME nesting accepted (multipart and message/rfc822 levels); real mail rarely passes 5. */
 export const MAX_MIME_DEPTH = 50;
-
-/**
- * How much of the message start is looked at in one piece: the MIME check reads
- * the top-level header section up to this size, as `mimeDepth` does.
- */
-const LEAD_BYTES = MAX_MIME_HEADER_BYTES + 4;
 
 /** The first `min` bytes of the message (all of it when shorter) in one buffer; copies only when the first chunk is shorter. */
 function leadingBytes(content: readonly Buffer[], min: number): Buffer {
@@ -188,13 +179,7 @@ function leadingBytes(content: readonly Buffer[], min: number): Buffer {
  * `lead` is the message start (leadingBytes), `content` the whole message.
  */
 function refuseMimeBombs(lead: Buffer, content: readonly Buffer[]): void {
-  // Only a multipart (or message/*) top level can nest, and mimeDepth takes the top
-  // level from the header section before the first empty line: most mail is
-  // cleared here from that section alone, without decoding or copying the rest.
-  if (lead.length === 0 || lead.indexOf(CRLF) === 0) return;
-  const end = lead.indexOf(HEADER_END);
-  if (end < 0 || end > MAX_MIME_HEADER_BYTES) return;
-  if (!/multipart\/|message\/(?:rfc822|global)/i.test(lead.toString('latin1', 0, end))) return;
+  if (!mayNest(lead)) return;
   const whole = content.length === 1 ? content[0]! : Buffer.concat(content);
   if (mimeDepth(whole, MAX_MIME_DEPTH).exceeded) {
     throw new MxError({

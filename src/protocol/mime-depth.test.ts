@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { mimeDepth } from './mime-depth.ts';
+import { MAX_MIME_HEADER_BYTES, mayNest, mimeDepth } from './mime-depth.ts';
 
 const crlf = (s: string): Buffer => Buffer.from(s.replace(/\n/g, '\r\n'), 'latin1');
 
@@ -63,5 +63,28 @@ describe('MIME nesting depth', () => {
       const r = mimeDepth(Buffer.from(s, 'latin1'), 20);
       assert.ok(r.depth >= 0 && r.depth <= 21);
     }
+  });
+});
+
+describe('mayNest (the cheap check before mimeDepth)', () => {
+  it('is true only for a multipart or message/* top level in the header section', () => {
+    assert.equal(mayNest(nested(3)), true);
+    assert.equal(mayNest(crlf('Content-Type: message/rfc822\n\nSubject: x\n\ny\n')), true);
+    assert.equal(mayNest(crlf('Subject: x\nContent-Type: text/plain\n\n')), false);
+    // The words in the body do not count: mimeDepth would find depth 0 there too.
+    const inBody = crlf('Subject: x\n\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n');
+    assert.equal(mayNest(inBody), false);
+    assert.deepEqual(mimeDepth(inBody, 10), { depth: 0, exceeded: false });
+  });
+
+  it('is false where mimeDepth reads no top-level type: empty header, no end, too long', () => {
+    assert.equal(mayNest(Buffer.alloc(0)), false);
+    assert.equal(mayNest(crlf('\nContent-Type: multipart/mixed; boundary=b\n\n')), false);
+    assert.equal(mayNest(crlf('Content-Type: multipart/mixed; boundary=b\n')), false);
+    const long = crlf(
+      `X-Pad: ${'a'.repeat(MAX_MIME_HEADER_BYTES)}\nContent-Type: multipart/mixed; boundary=b\n\n`,
+    );
+    assert.equal(mayNest(long), false);
+    assert.equal(mimeDepth(long, 10).depth, 0);
   });
 });

@@ -17,6 +17,26 @@ export interface MimeDepthResult {
 /** A header section longer than this is not read for its Content-Type (the part counts as single). */
 export const MAX_MIME_HEADER_BYTES = 64 * 1024;
 
+/** Bytes of the message start that `mayNest` needs: the longest header section read, and its empty line. */
+export const MIME_LEAD_BYTES = MAX_MIME_HEADER_BYTES + 4;
+
+const CRLF = Buffer.from('\r\n');
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+/**
+ * False when `lead` (the first MIME_LEAD_BYTES of a message, or all of it) shows
+ * that mimeDepth would find depth 0: the top level is taken, as there, from the
+ * header section before the first empty line, and only a multipart or message/*
+ * top level can nest. Reads only that section, so most mail is cleared without
+ * decoding or copying its body. True means "run mimeDepth", not "nested".
+ */
+export function mayNest(lead: Buffer): boolean {
+  if (lead.length === 0 || lead.indexOf(CRLF) === 0) return false;
+  const end = lead.indexOf(HEADER_END);
+  if (end < 0 || end > MAX_MIME_HEADER_BYTES) return false;
+  return /multipart\/|message\/(?:rfc822|global)/i.test(lead.toString('latin1', 0, end));
+}
+
 /** Content-Type of a header block: [type/subtype lower-cased, boundary?]. */
 function contentType(headers: string): [string, string | undefined] {
   const unfolded = headers.replace(/\r\n[ \t]+/g, ' ');
