@@ -31,13 +31,12 @@ type Row = readonly [string, string];
 const ms = (v: number): string => `${v.toFixed(v < 10 ? 2 : 1)} ms`;
 const pct = (p: { p50: number; p90: number; p99: number; max: number }): string =>
   `${ms(p.p50)} / ${ms(p.p90)} / ${ms(p.p99)} / ${ms(p.max)}`;
-const cpu = (f: { cpuPercent: number; peakCpuPercent: number; peakRssMiB: number }): string =>
-  `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB`;
-/** The process figures with the CPU time per message at `perSecond` (the same window's rate). */
-const cpuEach = (
+/** A process's CPU and memory, and its CPU time per message at `perSecond` (the same window's rate). */
+const cpu = (
   f: { cpuPercent: number; peakCpuPercent: number; peakRssMiB: number },
   perSecond: number,
-): string => `${cpu(f)}; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
+): string =>
+  `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
 const machine = (m: { busyPercent: number; othersPercent: number }): string =>
   `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark`;
 const errs = (e: Readonly<Record<string, number>>): string =>
@@ -62,7 +61,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           'commit group size',
           `${a.commitGroups.meanSize} (${a.commitGroups.items} writes in ${a.commitGroups.groups} syncs)`,
         ],
-        ['mxpress', cpuEach(a.mxpress, a.acceptedPerSecond)],
+        ['mxpress', cpu(a.mxpress, a.acceptedPerSecond)],
         ['load generator', `${a.generator.cpuPercent}% CPU`],
         ['machine', machine(a.machine)],
         ...(a.failed > 0 ? ([['failures', errs(a.errors)]] as Row[]) : []),
@@ -102,7 +101,7 @@ export function formatTable(results: Results, sinkKind: string): string {
             ] as Row[])
           : []),
         ['commit group size', String(e.commitGroups.meanSize)],
-        ['mxpress', cpuEach(e.mxpress, e.deliveredPerSecond)],
+        ['mxpress', cpu(e.mxpress, e.deliveredPerSecond)],
         ['sink', `${e.sink.cpuPercent}% CPU`],
         ['machine', machine(e.machine)],
         ...(e.failed > 0 ? ([['failures', errs(e.errors)]] as Row[]) : []),
@@ -125,7 +124,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ...(l.feedbackMs
           ? ([['remote reply->event on stream p50/p90/p99/max', pct(l.feedbackMs)]] as Row[])
           : []),
-        ['mxpress', cpuEach(l.mxpress, l.achievedRate)],
+        ['mxpress', cpu(l.mxpress, l.achievedRate)],
         ['machine', machine(l.machine)],
         ...jsSinkNote,
       ]),
@@ -152,7 +151,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           'same load, no backlog',
           `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s on the fresh server before the fill, ${q.healthyFreshAfter.deliveredPerSecond} on a fresh server after (backlog/none: ${backlogRatio(q)})`,
         ],
-        ['mxpress while healthy', cpuEach(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
+        ['mxpress while healthy', cpu(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
       ]),
     );
   return `${parts.join('\n\n')}\n`;
