@@ -72,6 +72,12 @@ export interface SuppressedEvent extends EventBase {
 export interface CancelledEvent extends EventBase {
   readonly type: 'cancelled';
   readonly recipient: string;
+  /**
+   * A delivery attempt was under way when the cancel came: the recipient's server may
+   * still accept the message, and then a `delivered` event follows and the recipient's
+   * status becomes `delivered`.
+   */
+  readonly inFlight?: true;
 }
 
 export interface DsnSentEvent extends EventBase {

@@ -200,8 +200,10 @@ export interface Spool {
    * Operator cancel: every pending (queued or deferred) recipient becomes `cancelled`,
    * each with a stored `cancelled` event; the body is released when nothing is left
    * pending. Resolves with those events (`seq` filled in, one per recipient changed;
-   * none for an unknown message or one with nothing pending). A delivery already in
-   * flight may still finish; its later update cannot move the recipient back.
+   * none for an unknown message or one with nothing pending). A recipient whose lease
+   * is live gets `inFlight: true`: its delivery may still finish. A later `delivered`
+   * update then moves it to `delivered` (the message did arrive); any other outcome
+   * leaves it `cancelled`.
    */
   cancel(messageId: string): Promise<readonly LifecycleEvent[]>;
   /**

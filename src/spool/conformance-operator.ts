@@ -21,6 +21,8 @@ import {
   withSpool,
 } from './conformance-fixtures.ts';
 
+const OK = { code: 250, enhanced: '2.0.0', text: 'Ok: queued as 4F2A' };
+
 function attempt(n: number, outcome: Attempt['outcome']): Attempt {
   return {
     at: T0 + n,
@@ -156,17 +158,44 @@ export function registerOperatorCases(make: MakeSpool): void {
     });
   });
 
-  it('a delivery that finishes after cancel cannot move the recipient back', async () => {
+  it('a cancel during a delivery in flight gives way to its arrival, and only to that', async () => {
     await withSpool(make, async (spool) => {
-      const m = makeMessage({ to: ['a@x.test'] });
+      const m = makeMessage({ to: ['a@x.test', 'b@x.test'] });
+      const idle = makeMessage({ to: ['i@x.test'] });
       await spool.commit(m, { claimFor: { owner: 'n1', leaseMs: 60_000 } });
-      assert.equal((await spool.cancel(m.id)).length, 1, 'a leased recipient is cancelled too');
-      await spool.update([
-        { messageId: m.id, index: 0, status: 'delivered', attempt: attempt(1, 'delivered') },
+      await spool.commit(idle);
+      const events = await spool.cancel(m.id);
+      assert.deepEqual(
+        events.map((e) => (e.type === 'cancelled' ? [e.recipient, e.inFlight] : [])),
+        [
+          ['a@x.test', true],
+          ['b@x.test', true],
+        ],
+        'leased recipients are cancelled, marked in flight',
+      );
+      const [quiet] = await spool.cancel(idle.id);
+      assert.equal(quiet?.type === 'cancelled' && quiet.inFlight, undefined, 'no lease, not in flight');
+      const late = await spool.update([
+        { messageId: m.id, index: 0, status: 'delivered', attempt: attempt(1, 'delivered'), lastReply: OK },
+        { messageId: m.id, index: 1, status: 'bounced', attempt: attempt(2, 'failed') },
       ]);
+      assert.deepEqual(late.finished, [], 'the cancel already finished the message');
       const stored = await spool.getMessage(m.id);
-      assert.equal(stored?.recipients[0]?.status, 'cancelled');
-      assert.equal(stored?.recipients[0]?.attempts, 1, 'the attempt is still recorded');
+      assert.deepEqual(
+        stored?.recipients.map((r) => [r.status, r.attempts]),
+        [
+          ['delivered', 1],
+          ['cancelled', 1],
+        ],
+        'the server took a: it arrived; b stays cancelled, its attempt recorded',
+      );
+      assert.deepEqual(stored?.recipients[0]?.lastReply, OK);
+      assert.equal(stored?.hasBody, false);
+      const stats = await spool.stats();
+      assert.equal(stats.recipientsByStatus.delivered, 1);
+      assert.equal(stats.recipientsByStatus.cancelled, 2);
+      assert.equal(stats.recipientsByStatus.bounced, 0);
+      assert.equal(stats.bodyBytes, 0);
     });
   });
 

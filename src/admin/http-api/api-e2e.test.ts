@@ -207,6 +207,39 @@ describe('HTTP API against a running mxpress', () => {
     assert.ok(spool.messages >= 7);
   });
 
+  it('a cancel during the delivery is reported in flight, and the arrival wins', async () => {
+    // Every reply of the receiving server comes 300 ms late: the delivery is in flight
+    // from its RCPT until the reply to its final dot.
+    lab.sinks.ok.setScript({ replyDelayMs: 300 });
+    try {
+      const id = await inject(['late@d4.test'], 'cancelled too late');
+      const deadline = Date.now() + 8000;
+      while (!lab.sinks.ok.transcript().includes('RCPT TO:<late@d4.test>')) {
+        assert.ok(Date.now() < deadline, 'the delivery never reached RCPT');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      const reply = await request(`${base}/api/v1/messages/${id}/cancel`, { method: 'POST' });
+      assert.equal(reply.status, 200, JSON.stringify(reply.body));
+      assert.deepEqual(reply.body, { id, action: 'cancel', changed: 1, inFlight: 1 });
+      await outcome('delivered', id, 'late@d4.test');
+      assert.ok(lab.sinks.ok.messages.some((m) => m.rcptTo.includes('late@d4.test')));
+      assert.deepEqual(
+        lab.events
+          .filter((e) => e.messageId === id && e.type !== 'received')
+          .map((e) => [e.type, e.type === 'cancelled' ? e.inFlight : undefined]),
+        [
+          ['cancelled', true],
+          ['delivered', undefined],
+        ],
+      );
+      const view = await detail(id);
+      assert.equal(view.recipients[0]?.status, 'delivered', 'the message arrived');
+      assert.equal(view.recipients[0]?.lastResponse?.code, 250);
+    } finally {
+      lab.sinks.ok.setScript({});
+    }
+  });
+
   it('the OpenAPI document covers the v1 routes, and every documented route is served', async () => {
     const reply = await request(`${base}/api/v1/openapi.json`);
     assert.equal(reply.status, 200);

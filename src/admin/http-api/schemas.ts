@@ -303,6 +303,11 @@ export const actionResult = {
     id: { type: 'string' },
     action: { type: 'string', enum: ['retry', 'cancel', 'hold', 'release'] },
     changed: { type: 'integer', description: 'Recipients the action changed' },
+    inFlight: {
+      type: 'integer',
+      description:
+        'cancel only: of those, recipients whose delivery was under way. Their servers may still accept the message; then a `delivered` event follows and the status becomes `delivered`',
+    },
   },
 } as const;
 

@@ -144,7 +144,8 @@ export class WriteOps {
        WHERE message_id = ? AND ${PENDING} AND held = 0`,
     );
     this.#pendingOf = db.prepare(
-      `SELECT idx, address, status FROM recipients WHERE message_id = ? AND ${PENDING} ORDER BY idx`,
+      `SELECT idx, address, status, lease_owner IS NOT NULL AND lease_until > ? AS in_flight
+       FROM recipients WHERE message_id = ? AND ${PENDING} ORDER BY idx`,
     );
     this.#cancelOne = db.prepare(
       `UPDATE recipients SET status = 'cancelled', lease_owner = NULL, lease_until = 0, updated_at = ?
@@ -238,7 +239,10 @@ export class WriteOps {
         attempts += 1;
         this.#insertAttempt.run(u.messageId, u.index, attempts, JSON.stringify(u.attempt));
       }
-      if (FINAL_STATUSES.has(row.status as RecipientStatus)) {
+      // A cancel that came while this delivery was in flight does not undo its arrival.
+      const arrivedAfterCancel = row.status === 'cancelled' && u.status === 'delivered';
+      const wasFinal = FINAL_STATUSES.has(row.status as RecipientStatus);
+      if (wasFinal && !arrivedAfterCancel) {
         // Sticky: record that an attempt happened, release the lease, keep the outcome.
         this.#updateSticky.run(attempts, now, u.messageId, u.index);
         continue;
@@ -263,7 +267,7 @@ export class WriteOps {
         this.#countStatus(row.status, -1);
         this.#countStatus(u.status, 1);
       }
-      if (final && this.#onRecipientFinal(u.messageId)) finished.push(u.messageId);
+      if (final && !wasFinal && this.#onRecipientFinal(u.messageId)) finished.push(u.messageId);
     }
     return { seqs: this.#storeEvents(events), finished };
   }
@@ -288,10 +292,11 @@ export class WriteOps {
 
   /** Pending recipients become `cancelled`, each with a stored event; returns those events. */
   cancel(messageId: string, now: number): LifecycleEvent[] {
-    const rows = this.#pendingOf.all(messageId) as unknown as {
+    const rows = this.#pendingOf.all(now, messageId) as unknown as {
       idx: number;
       address: string;
       status: string;
+      in_flight: number;
     }[];
     const at = Date.now();
     for (const row of rows) {
@@ -306,6 +311,7 @@ export class WriteOps {
       at: now,
       messageId,
       recipient: row.address,
+      ...(row.in_flight === 1 ? { inFlight: true } : {}),
     }));
     return withSeqs(events, this.#storeEvents(events));
   }

@@ -15,6 +15,7 @@ import type { Attempt } from '../../../contracts/status.ts';
 import { startTestApi, type TestApi } from '../../http-api/api-testkit.ts';
 import { main } from '../main.ts';
 import { fakeIo, runCli } from '../test-helpers.ts';
+import { eventLine } from './tail.ts';
 
 let api: TestApi;
 let id: string;
@@ -175,7 +176,7 @@ describe('mxpress queue', () => {
     assert.equal((await cli(['queue', 'retry', target])).out, 'retry: 2 recipients changed\n');
     assert.equal(api.pokes(), pokes + 1, 'retry wakes the queue');
     const cancel = await cli(['queue', 'cancel', target, '--json']);
-    assert.deepEqual(JSON.parse(cancel.out), { id: target, action: 'cancel', changed: 2 });
+    assert.deepEqual(JSON.parse(cancel.out), { id: target, action: 'cancel', changed: 2, inFlight: 0 });
     const stored = await api.spool.getMessage(target);
     assert.deepEqual(
       stored?.recipients.map((r) => r.status),
@@ -183,9 +184,41 @@ describe('mxpress queue', () => {
     );
     assert.equal((await cli(['queue', 'cancel', '01AAAAAAAAAAAAAAAAAAAAAAAA'])).code, 1);
   });
+
+  it('cancel says when a recipient was being delivered at that moment', async () => {
+    const busy = await accept(['busy@example.test', 'idle@example.test']);
+    // Lease what is due (as the queue does before delivering), then keep only busy@ leased.
+    const claimed = await api.spool.claimDue({
+      owner: 'cli-test',
+      now: Date.now(),
+      limit: 1000,
+      leaseMs: 60_000,
+    });
+    await api.spool.release(
+      'cli-test',
+      claimed.filter((c) => c.messageId !== busy || c.index !== 0),
+    );
+    const cancel = await cli(['queue', 'cancel', busy]);
+    assert.equal(
+      cancel.out,
+      'cancel: 2 recipients changed\n' +
+        '1 of them was being delivered: if the receiving server accepts it, it shows as delivered\n',
+    );
+  });
 });
 
 describe('mxpress tail', () => {
+  it('says when a cancel caught a delivery in flight', () => {
+    const io = fakeIo({ cwd: '/', env: {} });
+    const data = (inFlight?: true) =>
+      JSON.stringify({ type: 'cancelled', seq: 9, at: 0, messageId: 'M1', recipient: 'a@b.test', inFlight });
+    assert.match(
+      eventLine({ event: 'cancelled', data: data(true) }, io),
+      /cancelled\s+M1 {2}a@b\.test \(a delivery was under way and may still arrive\)$/,
+    );
+    assert.match(eventLine({ event: 'cancelled', data: data() }, io), /cancelled\s+M1 {2}a@b\.test$/);
+  });
+
   it('prints one line per event, filtered, until Ctrl-C', async () => {
     const io = fakeIo({ cwd: '/', env: { MXPRESS_API: api.base } });
     const output = watchOutput(io);

@@ -142,13 +142,20 @@ export const queueCommand: Command = {
         );
         return EXIT.ok;
       }
-      const result = await client.postJson<{ changed?: number }>(`${path}/${sub as Action}`);
+      const result = await client.postJson<{ changed?: number; inFlight?: number }>(
+        `${path}/${sub as Action}`,
+      );
       if (values.json) io.stdout.write(`${JSON.stringify(result)}\n`);
       else {
         const n = typeof result.changed === 'number' ? result.changed : 0;
         io.stdout.write(
           `${sub}: ${n} recipient${n === 1 ? '' : 's'} changed${n === 0 ? ' (nothing pending)' : ''}\n`,
         );
+        const busy = typeof result.inFlight === 'number' ? result.inFlight : 0;
+        if (busy > 0)
+          io.stdout.write(
+            `${busy} of them ${busy === 1 ? 'was' : 'were'} being delivered: if the receiving server accepts ${busy === 1 ? 'it' : 'them'}, ${busy === 1 ? 'it shows' : 'they show'} as delivered\n`,
+          );
       }
       return EXIT.ok;
     }),

@@ -42,6 +42,7 @@ interface EventData {
   nextAttemptAt?: number;
   reason?: string;
   action?: string;
+  inFlight?: boolean;
 }
 
 function when(ms: unknown): string {
@@ -67,7 +68,9 @@ function summary(e: EventData): string {
     case 'suppressed':
       return `${clean(e.recipient)}: ${clean(e.reason)}`;
     case 'cancelled':
-      return clean(e.recipient);
+      return e.inFlight === true
+        ? `${clean(e.recipient)} (a delivery was under way and may still arrive)`
+        : clean(e.recipient);
     case 'dsn-sent':
       return `${clean(e.action)} report for ${(e.recipients ?? []).map((r) => clean(r)).join(', ')}`;
     case 'suppression-added':

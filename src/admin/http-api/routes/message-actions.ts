@@ -6,7 +6,8 @@
  * One route per action, registered from the table below. Each answers
  * `{ id, action, changed }` where `changed` counts the recipients the action moved
  * (0 when nothing was pending: the actions are idempotent), or 404 for an unknown
- * message. The id is checked by the route schema before it reaches the spool.
+ * message. `cancel` adds `inFlight`: how many of them were being delivered at that
+ * moment (their servers may still accept them, and then they become `delivered`). The id is checked by the route schema before it reaches the spool.
  */
 import type { FastifyInstance } from 'fastify';
 import { messageIdParams } from '../schemas.ts';
@@ -14,22 +15,29 @@ import { type ApiDeps, sendProblem } from '../server.ts';
 
 export type MessageAction = 'retry' | 'cancel' | 'hold' | 'release';
 
-const ACTIONS: Readonly<Record<MessageAction, (deps: ApiDeps, id: string) => Promise<number>>> = {
+interface ActionResult {
+  readonly changed: number;
+  /** cancel: recipients whose delivery was under way (they may still arrive). */
+  readonly inFlight?: number;
+}
+
+const ACTIONS: Readonly<Record<MessageAction, (deps: ApiDeps, id: string) => Promise<ActionResult>>> = {
   async retry(deps, id) {
     const changed = await deps.spool.retryNow(id, Date.now());
     if (changed > 0) deps.pokeQueue?.();
-    return changed;
+    return { changed };
   },
   async cancel(deps, id) {
     const events = await deps.spool.cancel(id);
     if (events.length > 0) deps.publish?.(events);
-    return events.length;
+    const inFlight = events.filter((e) => e.type === 'cancelled' && e.inFlight === true).length;
+    return { changed: events.length, inFlight };
   },
-  hold: (deps, id) => deps.spool.setHeld(id, true),
+  hold: async (deps, id) => ({ changed: await deps.spool.setHeld(id, true) }),
   async release(deps, id) {
     const changed = await deps.spool.setHeld(id, false);
     if (changed > 0) deps.pokeQueue?.();
-    return changed;
+    return { changed };
   },
 };
 
@@ -42,7 +50,7 @@ export function registerMessageActions(app: FastifyInstance, deps: ApiDeps): voi
         const { id } = request.params;
         if (!(await deps.spool.getMessage(id)))
           return sendProblem(reply, { status: 404, detail: `id: no message ${id}` });
-        return { id, action, changed: await run(deps, id) };
+        return { id, action, ...(await run(deps, id)) };
       },
     );
   }
