@@ -9,7 +9,12 @@
  * matcher. Problems are appended to `issues`; nothing is thrown, no files are read.
  */
 import { join, resolve } from 'node:path';
-import { DEFAULT_EVENT_LOG, DEFAULT_RETENTION_MS, DEFAULT_SUPPRESSION } from './defaults.ts';
+import {
+  DEFAULT_EVENT_LOG,
+  DEFAULT_RETENTION_MS,
+  DEFAULT_SUPPRESSION,
+  DEFAULT_WEBHOOK_HOLD_MS,
+} from './defaults.ts';
 import type { ConfigIssue } from './errors.ts';
 import type { FileLayer } from './schema.ts';
 import type { ClassificationRule, FeedbackConfig, WebhookConfig } from './types.ts';
@@ -80,6 +85,7 @@ export function buildFeedback(
   return {
     webhooks: buildWebhooks(f.webhooks, ctx, issues),
     retentionMs: f.retention ?? DEFAULT_RETENTION_MS,
+    webhookHoldMs: f.webhookHold ?? DEFAULT_WEBHOOK_HOLD_MS,
     suppression: {
       enabled: f.suppression?.enabled ?? DEFAULT_SUPPRESSION.enabled,
       ttlMs: f.suppression?.ttl ?? DEFAULT_SUPPRESSION.ttlMs,

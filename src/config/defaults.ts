@@ -97,5 +97,7 @@ export const DEFAULT_ROUTE = {
 export const DEFAULT_SUPPRESSION = { enabled: true, ttlMs: 30 * 24 * HOUR } as const;
 /** Finished messages, their attempts and events are kept this long, then purged. */
 export const DEFAULT_RETENTION_MS = 7 * 24 * HOUR;
+/** Events a webhook has not sent are kept at most this long (then it skips past them). */
+export const DEFAULT_WEBHOOK_HOLD_MS = 30 * 24 * HOUR;
 export const DEFAULT_EVENT_LOG = { enabled: true, file: 'events.log', maxBytes: 50 * MB, keep: 5 } as const;
 export const DEFAULT_LOG_LEVEL = 'info';

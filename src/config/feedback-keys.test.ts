@@ -43,6 +43,12 @@ feedback:
     assert.equal((await loadYaml('feedback: { retention: 0 }')).feedback.retentionMs, 0);
   });
 
+  test('webhookHold: default 30 days, a duration, or 0 to hold unsent events until they are sent', async () => {
+    assert.equal((await loadYaml('feedback: {}')).feedback.webhookHoldMs, 30 * 86_400_000);
+    assert.equal((await loadYaml('feedback: { webhookHold: 2d }')).feedback.webhookHoldMs, 2 * 86_400_000);
+    assert.equal((await loadYaml('feedback: { webhookHold: 0 }')).feedback.webhookHoldMs, 0);
+  });
+
   test('suppression and the event log: set, partly set, forever', async () => {
     const c = await loadYaml(`
 dataDir: /var/lib/mx
@@ -109,6 +115,7 @@ describe('feedback keys refused, with the key named', () => {
       'feedback.webhooks[0].url: expected an http://',
     ],
     ['retention', 'feedback: { retention: soon }', 'feedback.retention: '],
+    ['webhook hold', 'feedback: { webhookHold: -1d }', 'feedback.webhookHold: '],
     ['webhook without secret', hook('url: "https://h.example/"'), 'feedback.webhooks[0].secret: is required'],
     [
       'short secret',

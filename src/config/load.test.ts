@@ -71,6 +71,7 @@ describe('defaults', () => {
     assert.deepEqual(c.feedback, {
       webhooks: [],
       retentionMs: 7 * 86_400_000,
+      webhookHoldMs: 30 * 86_400_000,
       suppression: { enabled: true, ttlMs: 30 * 86_400_000 },
       eventLog: { enabled: true, path: join(dir, 'data', 'events.log'), maxBytes: 50 * 1024 * 1024, keep: 5 },
       classification: [],

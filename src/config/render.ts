@@ -95,6 +95,7 @@ function feedback(f: FeedbackConfig, secret: Redact): Record<string, unknown> {
       ...(w.events === undefined ? {} : { events: [...w.events] }),
     })),
     retention: formatDuration(f.retentionMs),
+    webhookHold: formatDuration(f.webhookHoldMs),
     suppression: { enabled: f.suppression.enabled, ttl: formatDuration(f.suppression.ttlMs) },
     eventLog: {
       enabled: f.eventLog.enabled,

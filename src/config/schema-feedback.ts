@@ -154,6 +154,7 @@ export const classificationShape = {
 export const feedbackShape = {
   webhooks: list(z.strictObject(webhookShape), 100),
   retention: duration(10 * 365 * DAY, 0),
+  webhookHold: duration(10 * 365 * DAY, 0),
   suppression: z.strictObject(suppressionShape).optional(),
   eventLog: z.strictObject(eventLogShape).optional(),
   classification: list(z.strictObject(classificationShape), 1000),

@@ -225,6 +225,11 @@ export interface FeedbackConfig {
    * events is kept before it is purged from the spool; 0 keeps it forever.
    */
   readonly retentionMs: number;
+  /**
+   * Events a webhook has not sent yet outlive the retention until it has, but never
+   * by more than this after they were stored (0: no limit).
+   */
+  readonly webhookHoldMs: number;
   /** Hard bounces add the address to the suppression list for `ttlMs` (0 = forever). */
   readonly suppression: { readonly enabled: boolean; readonly ttlMs: number };
   /** One JSON line per event; rotated at `maxBytes`, keeping `keep` old files. */

@@ -160,14 +160,18 @@ export interface PurgeRequest {
   readonly afterId?: string;
   /** At most this many messages examined, and this many events deleted, per call. */
   readonly limit: number;
-  /** Events with a seq above this are kept, however old (a webhook has yet to send them). */
+  /** Events with a seq above this are kept, however old (a webhook has yet to send them)... */
   readonly keepEventsAfter?: number;
+  /** ...unless they were stored before this (epoch ms): a webhook may not hold them longer. */
+  readonly dropHeldBefore?: number;
 }
 
 export interface PurgeResult {
   /** Messages deleted. */
   readonly messages: number;
   readonly events: number;
+  /** The seq of the newest event deleted; absent when none was. */
+  readonly lastEventSeq?: number;
   /** The last message id examined when the scan stopped at `limit` (call again from it); absent when done. */
   readonly scannedTo?: string;
 }

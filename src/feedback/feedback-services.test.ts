@@ -44,6 +44,7 @@ function config(): FeedbackConfig {
   return {
     webhooks: [{ url: `${url}/events`, secret: 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw' }],
     retentionMs: 0,
+    webhookHoldMs: 0,
     suppression: { enabled: true, ttlMs: 7 * 86_400_000 },
     eventLog: { enabled: true, path: join(root, 'logs', 'events.log'), maxBytes: 1 << 20, keep: 2 },
     classification: [],

@@ -125,3 +125,32 @@ test('old events a webhook has yet to send stay until it has sent them', async (
     }
   });
 });
+
+test('a webhook holds events for at most holdMs; then they go and it is told to skip past them', async () => {
+  await withSpool(async (spool) => {
+    await fill(spool);
+    const stored = await spool.eventsSince(0, 10);
+    const dropped: number[] = [];
+    const purge = startHistoryPurge({
+      spool,
+      retentionMs: 1 * DAY,
+      now: () => T0 + 10 * DAY,
+      firstAfterMs: 3_600_000,
+      log: () => {},
+      // The webhook never took anything; events older than 8 days may not be held.
+      keepEventsAfter: () => 0,
+      holdMs: 8 * DAY,
+      onHeldEventsDropped: (seq) => dropped.push(seq),
+    });
+    try {
+      // The four old events (T0..) are past the hold; the recent one (T0 + 9 days) stays.
+      assert.deepEqual(await purge.runOnce(), { messages: 3, events: 4 });
+      assert.deepEqual(dropped, [stored[3]!.seq]);
+      assert.equal((await spool.eventsSince(0, 10)).length, 1);
+      assert.deepEqual(await purge.runOnce(), { messages: 0, events: 0 });
+      assert.deepEqual(dropped, [stored[3]!.seq], 'nothing more was dropped');
+    } finally {
+      await purge.stop();
+    }
+  });
+});

@@ -8,7 +8,9 @@
  * examined (old pending mail costs a scan, never a long call) with a pause between them, so commits waiting in the spool's queue share
  * its transactions and are never held up for long. Pending mail is never
  * touched (the spool's contract), nor are events a webhook has yet to send (it
- * retries the same event until its receiver takes it). A failed batch is logged and retried at the
+ * retries the same event until its receiver takes it), unless they are older than
+ * `holdMs`: then they go too and `onHeldEventsDropped` tells the webhooks to skip
+ * past them (a receiver that stays down must not fill the disk). A failed batch is logged and retried at the
  * next run; it never throws into the caller.
  */
 import type { PurgeResult, Spool } from '../contracts/spool.ts';
@@ -25,8 +27,12 @@ export interface HistoryPurgeOptions {
   readonly firstAfterMs?: number;
   /** Messages (and events) per spool call; default 500. */
   readonly batch?: number;
-  /** The last event every consumer that must see each event has taken (webhooks); later ones are kept. */
+  /** The last event every consumer that must see each event has taken (webhooks); later ones are kept... */
   readonly keepEventsAfter?: () => number | undefined;
+  /** ...for at most this long after they were stored (ms; 0 or absent: until taken). */
+  readonly holdMs?: number;
+  /** Held events were deleted all the same, up to this seq: the consumers behind it must skip ahead. */
+  readonly onHeldEventsDropped?: (throughSeq: number) => void;
 }
 
 export interface HistoryPurge {
@@ -51,6 +57,7 @@ export function startHistoryPurge(options: HistoryPurgeOptions): HistoryPurge {
     const before = now() - options.retentionMs;
     const beforeId = queueIdFloor(before);
     const keep = options.keepEventsAfter?.();
+    const holdMs = options.holdMs ?? 0;
     let afterId: string | undefined;
     while (!stopped) {
       const result = await options.spool.purge({
@@ -59,9 +66,12 @@ export function startHistoryPurge(options: HistoryPurgeOptions): HistoryPurge {
         limit: batch,
         ...(afterId ? { afterId } : {}),
         ...(keep !== undefined ? { keepEventsAfter: keep } : {}),
+        ...(keep !== undefined && holdMs > 0 ? { dropHeldBefore: now() - holdMs } : {}),
       });
       messages += result.messages;
       events += result.events;
+      if (keep !== undefined && result.lastEventSeq !== undefined && result.lastEventSeq > keep)
+        options.onHeldEventsDropped?.(result.lastEventSeq);
       // Messages continue from where the scan stopped; once they are done, afterId
       // stays put and further calls only take events.
       if (result.scannedTo !== undefined) afterId = result.scannedTo;

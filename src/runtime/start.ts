@@ -143,6 +143,14 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     retentionMs: config.feedback.retentionMs,
     log,
     keepEventsAfter: () => feedback.webhooks.oldestCursor,
+    holdMs: config.feedback.webhookHoldMs,
+    onHeldEventsDropped: (seq) => {
+      feedback.webhooks
+        .skipPurged(seq)
+        .catch((error: unknown) =>
+          log('error', 'could not move webhook cursors past purged events', { error: String(error) }),
+        );
+    },
   });
 
   const material = await loadOrCreateTlsMaterial({

@@ -217,9 +217,10 @@ export function registerOperatorCases(make: MakeSpool): void {
         [cancelledEvent(newDone.id, 'n@x.test', T0 + 10 * DAY)],
       );
       const before = await spool.stats();
+      const events = await spool.eventsSince(0, 100);
       const cutoff = T0 + 5 * DAY;
       const result = await spool.purge({ before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 });
-      assert.deepEqual(result, { messages: 1, events: 2 });
+      assert.deepEqual(result, { messages: 1, events: 2, lastEventSeq: events[1]!.seq });
       assert.equal(await spool.getMessage(oldDone.id), undefined);
       assert.deepEqual(await spool.attempts(oldDone.id), []);
       assert.equal((await spool.getMessage(oldPending.id))?.recipients.length, 2);
@@ -266,7 +267,7 @@ export function registerOperatorCases(make: MakeSpool): void {
     });
   });
 
-  it('purge keeps old events above keepEventsAfter (a webhook has yet to send them)', async () => {
+  it('purge keeps old events above keepEventsAfter (a webhook has yet to send them), up to dropHeldBefore', async () => {
     await withSpool(make, async (spool) => {
       const messages = [0, 1, 2].map((i) => makeMessage({ receivedAt: T0 + i }));
       const stored = [];
@@ -274,12 +275,24 @@ export function registerOperatorCases(make: MakeSpool): void {
       const cutoff = T0 + 86_400_000;
       const request = { before: cutoff, beforeId: queueIdFloor(cutoff), limit: 100 };
       const kept = await spool.purge({ ...request, keepEventsAfter: stored[0]!.seq });
-      assert.equal(kept.events, 1, 'only the event the webhook already sent goes');
+      assert.deepEqual(
+        [kept.events, kept.lastEventSeq],
+        [1, stored[0]!.seq],
+        'only the event the webhook already sent goes',
+      );
       assert.deepEqual(
         (await spool.eventsSince(0, 10)).map((e) => e.seq),
         [stored[1]!.seq, stored[2]!.seq],
       );
-      assert.equal((await spool.purge(request)).events, 2, 'without a floor the rest goes too');
+      // Held events stored before dropHeldBefore go all the same (the first of the two).
+      const held = await spool.purge({ ...request, keepEventsAfter: stored[0]!.seq, dropHeldBefore: T0 + 2 });
+      assert.deepEqual([held.events, held.lastEventSeq], [1, stored[1]!.seq]);
+      assert.deepEqual(
+        (await spool.eventsSince(0, 10)).map((e) => e.seq),
+        [stored[2]!.seq],
+      );
+      assert.equal((await spool.purge(request)).events, 1, 'without a floor the rest goes too');
+      assert.equal((await spool.purge(request)).lastEventSeq, undefined, 'none deleted, none named');
     });
   });
 }

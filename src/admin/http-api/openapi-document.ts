@@ -187,7 +187,7 @@ export function openApiDocument(): object {
       '/api/v1/webhooks': {
         get: {
           operationId: 'listWebhooks',
-          summary: 'Each webhook: cursor, lag, failures, last error',
+          summary: 'Each webhook: cursor, lag, failures, last error, events skipped after a purge',
           responses: { 200: { description: 'Status' }, ...problems(401) },
         },
       },

@@ -189,6 +189,39 @@ describe('WebhookDispatcher', () => {
     assert.equal((await store.getCursor(id))?.lastError, 'no response within 150 ms');
   });
 
+  it('skips past events purged before a failing receiver took them, and says so', async () => {
+    const { receiver: r, url } = await receiver();
+    r.answer = () => 500;
+    const source = new EventSource();
+    source.add(5);
+    const store = await openStore();
+    const logs: string[] = [];
+    const d = await dispatcher({
+      webhooks: [{ url, secret: SECRET }],
+      store,
+      eventsSince: source.eventsSince,
+      log: (level, message, fields) => logs.push(`${level} ${message} ${JSON.stringify(fields)}`),
+    });
+    await r.waitFor(2);
+    // The purge deleted events 1-3 (held too long) and tells the dispatcher.
+    source.events.splice(0, 3);
+    await d.skipPurged(3);
+    r.answer = () => 200;
+    const id = webhookId(url);
+    await waitUntil(async () => (await store.getCursor(id))?.lastSeq === 5);
+    assert.deepEqual([...new Set(seqs(r.requests))], [1, 4, 5], 'events 2 and 3 were never sent');
+    const [status] = await d.status();
+    assert.equal(status?.cursor, 5);
+    assert.equal(status?.skipped?.events, 3);
+    assert.equal(status?.skipped?.throughSeq, 3);
+    assert.ok(
+      logs.some((l) => /^warn webhook events purged .*"fromSeq":1,"throughSeq":3/.test(l)),
+      logs.join('\n'),
+    );
+    await d.skipPurged(2);
+    assert.equal((await d.status())[0]?.skipped?.events, 3, 'a webhook past the purge skips nothing');
+  });
+
   it('replaySince re-sends from the given seq', async () => {
     const { receiver: r, url } = await receiver();
     const source = new EventSource();

@@ -70,6 +70,12 @@ export interface WebhookStatus {
   readonly nextAttemptAt?: string;
   readonly lastError?: string;
   readonly lastSuccessAt?: string;
+  /**
+   * Events this webhook never sent because they were purged first (held past
+   * `feedback.webhookHold`) since mxpress started: how many seqs it skipped (filtered
+   * types included), up to which seq, and when it last did.
+   */
+  readonly skipped?: { readonly events: number; readonly throughSeq: number; readonly at: string };
 }
 
 export const LAG_LIMIT = 1000;
@@ -114,6 +120,7 @@ interface Hook {
   /** Cursor writes, in call order. */
   writes: Promise<void>;
   loop?: Promise<void>;
+  skipped?: { events: number; throughSeq: number; at: number };
 }
 
 type PostResult = { readonly ok: true } | { readonly ok: false; readonly error: string };
@@ -210,6 +217,29 @@ export class WebhookDispatcher {
     return hook.cursor;
   }
 
+  /**
+   * Events up to `throughSeq` were purged (held too long): every webhook still behind
+   * skips past them, keeps its backoff, and says so in its status and the log.
+   */
+  async skipPurged(throughSeq: number): Promise<void> {
+    for (const hook of this.#hooks) {
+      const from = hook.cursor.lastSeq;
+      if (from >= throughSeq) continue;
+      const now = this.#now();
+      hook.generation++;
+      hook.cursor = { ...hook.cursor, lastSeq: throughSeq, updatedAt: now };
+      hook.skipped = { events: (hook.skipped?.events ?? 0) + (throughSeq - from), throughSeq, at: now };
+      this.#log('warn', 'webhook events purged before they could be sent; skipping past them', {
+        webhook: hook.id,
+        url: redactUrl(hook.config.url),
+        fromSeq: from + 1,
+        throughSeq,
+      });
+      await this.#persist(hook);
+      hook.wake.notify();
+    }
+  }
+
   async status(): Promise<WebhookStatus[]> {
     const out: WebhookStatus[] = [];
     for (const hook of this.#hooks) {
@@ -229,6 +259,15 @@ export class WebhookDispatcher {
         ...(c.nextAttemptAt > 0 ? { nextAttemptAt: new Date(c.nextAttemptAt).toISOString() } : {}),
         ...(c.lastError === undefined ? {} : { lastError: c.lastError }),
         ...(c.lastSuccessAt === undefined ? {} : { lastSuccessAt: new Date(c.lastSuccessAt).toISOString() }),
+        ...(hook.skipped === undefined
+          ? {}
+          : {
+              skipped: {
+                events: hook.skipped.events,
+                throughSeq: hook.skipped.throughSeq,
+                at: new Date(hook.skipped.at).toISOString(),
+              },
+            }),
       });
     }
     return out;

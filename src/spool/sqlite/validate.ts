@@ -133,6 +133,7 @@ export function checkPurge(request: PurgeRequest): void {
     (!Number.isInteger(request.keepEventsAfter) || request.keepEventsAfter < 0)
   )
     fail(`bad purge event floor: ${request.keepEventsAfter}`);
+  if (request.dropHeldBefore !== undefined) checkTime(request.dropHeldBefore, 'purge hold cutoff');
 }
 
 export { checkId, checkTime };

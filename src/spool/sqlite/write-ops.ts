@@ -346,15 +346,22 @@ export class WriteOps {
     const oldest = this.#oldestEvents.all(request.limit) as unknown as { seq: number; at: number }[];
     let last = 0;
     let events = 0;
+    const held = request.keepEventsAfter ?? Number.POSITIVE_INFINITY;
+    const heldSince = request.dropHeldBefore ?? Number.NEGATIVE_INFINITY;
     for (const event of oldest) {
       if (event.at >= request.before) break;
-      if (request.keepEventsAfter !== undefined && event.seq > request.keepEventsAfter) break;
+      if (event.seq > held && event.at >= heldSince) break;
       last = event.seq;
       events += 1;
     }
     if (events > 0) this.#purgeEvents.run(last);
     const scannedTo = rows.length === request.limit ? rows[rows.length - 1]!.id : undefined;
-    return scannedTo === undefined ? { messages, events } : { messages, events, scannedTo };
+    return {
+      messages,
+      events,
+      ...(events > 0 ? { lastEventSeq: last } : {}),
+      ...(scannedTo === undefined ? {} : { scannedTo }),
+    };
   }
 
   /** Writes the counter changes of this transaction: call before COMMIT. */

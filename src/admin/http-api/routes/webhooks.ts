@@ -1,6 +1,6 @@
 /**
  * Webhook status and replay:
- *   GET  /api/v1/webhooks                         each webhook: cursor, lag, failures, last error
+ *   GET  /api/v1/webhooks                         each webhook: cursor, lag, failures, last error, skipped
  *   POST /api/v1/webhooks/{id}/replay?since=SEQ   re-send events with seq >= SEQ
  *
  * URLs are shown without credentials or query (they often carry tokens); secrets are
