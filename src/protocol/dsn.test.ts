@@ -321,6 +321,27 @@ describe('buildDsn', () => {
     assert.deepEqual(parts[2]?.content, tricky);
   });
 
+  it('closes the failures with advice that fits them', () => {
+    const closing = (recipients: DsnRecipient[]): string => {
+      const { parts } = parseReport(buildDsn(input({ recipients })).body);
+      const prose = parts[0]!.content.toString('utf8').replace(/\r\n(?!\r\n)/g, ' ');
+      return /What you can do: [^.]*\./.exec(prose)?.[0] ?? '';
+    };
+    const { explanation: _, ...bare } = BOB;
+    const policy: DsnRecipient = { ...bare, finalRecipient: 'dan@example.org', status: '5.7.1' };
+    assert.equal(closing([BOB]), 'What you can do: follow the advice given with each recipient above.');
+    assert.equal(
+      closing([bare, { ...policy, explanation: 'Blocked as spam.' }]),
+      'What you can do: check the addresses above for typing mistakes.',
+      'a refused address without advice of its own',
+    );
+    assert.equal(
+      closing([policy]),
+      "What you can do: read the server's answer quoted above, which names the problem.",
+      'no address problem: no talk of typing mistakes',
+    );
+  });
+
   it('names the report by its most serious action', () => {
     const delivered: DsnRecipient = {
       finalRecipient: 'dan@example.org',

@@ -229,12 +229,26 @@ const INTRO: Record<DsnAction, string> = {
     'Your message was delivered to the recipients below, which are lists or aliases that passed it on further.',
 };
 
-const ADVICE: Partial<Record<DsnAction, string>> = {
-  failed:
-    'What you can do: check the addresses above for typing mistakes. If the answer quoted names another problem, reach the recipient another way or ask your mail administrator, quoting the queue id above.',
-  delayed:
-    'What you can do: nothing for now. If the message cannot be delivered before the time shown, you will get a final report.',
-};
+const LAST_RESORT =
+  'If that does not help, reach the recipient another way or ask your mail administrator, quoting the queue id above.';
+
+/**
+ * The closing advice for a group: it points at the advice given with each recipient
+ * when every one has some, and mentions typing mistakes only when an address was
+ * refused (RFC 3463 X.1.X: addressing status).
+ */
+function advice(action: DsnAction, group: readonly DsnRecipient[]): string | undefined {
+  if (action === 'delayed')
+    return 'What you can do: nothing for now. If the message cannot be delivered before the time shown, you will get a final report.';
+  if (action !== 'failed') return undefined;
+  if (group.every((r) => r.explanation)) {
+    return `What you can do: follow the advice given with each recipient above. ${LAST_RESORT}`;
+  }
+  if (group.some((r) => /^5\.1\./.test(statusOf(r)))) {
+    return `What you can do: check the addresses above for typing mistakes. ${LAST_RESORT}`;
+  }
+  return `What you can do: read the server's answer quoted above, which names the problem. ${LAST_RESORT}`;
+}
 
 const ORDER: readonly DsnAction[] = ['failed', 'delayed', 'delivered', 'relayed', 'expanded'];
 
@@ -264,8 +278,8 @@ function humanText(input: DsnInput, host: string, note: OriginalNote, max: numbe
         '  ',
       );
     }
-    const advice = ADVICE[action];
-    if (advice) out += `\r\n${wrap(advice, '', '')}`;
+    const closing = advice(action, group);
+    if (closing) out += `\r\n${wrap(closing, '', '')}`;
   }
   if (note === 'too-large') {
     out += `\r\n${wrap(`The original message is larger than ${max} bytes, so only its header section is attached.`, '', '')}`;
