@@ -5,13 +5,14 @@
  *
  * In: the spool, the retention (0: keep everything, nothing runs). Out: a purge
  * a minute after start and then every `everyMs`, in slices of `batch` messages
- * examined (old pending mail costs a scan, never a long call) with a pause between them, so commits waiting in the spool's queue share
- * its transactions and are never held up for long. Pending mail is never
- * touched (the spool's contract), nor are events a webhook has yet to send (it
- * retries the same event until its receiver takes it), unless they are older than
- * `holdMs`: then they go too and `onHeldEventsDropped` tells the webhooks to skip
- * past them (a receiver that stays down must not fill the disk). A failed batch is logged and retried at the
- * next run; it never throws into the caller.
+ * examined (old pending mail costs a scan, never a long call) with a pause
+ * between them, so commits waiting in the spool's queue share its transactions
+ * and are never held up for long. Pending mail is never touched (the spool's
+ * contract), nor are events a webhook has yet to send (it retries the same event
+ * until its receiver takes it), unless they are older than `holdMs`: then they go
+ * too and `onHeldEventsDropped` tells the webhooks to skip past them (a receiver
+ * that stays down must not fill the disk). A failed batch is logged and retried at
+ * the next run; it never throws into the caller.
  */
 import type { PurgeResult, Spool } from '../contracts/spool.ts';
 import { queueIdFloor } from './ids.ts';

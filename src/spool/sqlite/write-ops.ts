@@ -346,11 +346,12 @@ export class WriteOps {
     const oldest = this.#oldestEvents.all(request.limit) as unknown as { seq: number; at: number }[];
     let last = 0;
     let events = 0;
-    const held = request.keepEventsAfter ?? Number.POSITIVE_INFINITY;
-    const heldSince = request.dropHeldBefore ?? Number.NEGATIVE_INFINITY;
+    // Events after `sentUpTo` are held for a webhook, unless stored before `holdFloor`.
+    const sentUpTo = request.keepEventsAfter ?? Number.POSITIVE_INFINITY;
+    const holdFloor = request.dropHeldBefore ?? Number.NEGATIVE_INFINITY;
     for (const event of oldest) {
       if (event.at >= request.before) break;
-      if (event.seq > held && event.at >= heldSince) break;
+      if (event.seq > sentUpTo && event.at >= holdFloor) break;
       last = event.seq;
       events += 1;
     }
