@@ -15,7 +15,7 @@ import { cidrContains, parseCidrs } from '../config/cidr.ts';
 import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
-import type { Spool } from '../contracts/spool.ts';
+import type { PurgeResult, Spool } from '../contracts/spool.ts';
 import { classify } from '../feedback/classify.ts';
 import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
@@ -43,6 +43,8 @@ export interface RunningMxpress {
   readonly events: EventBus;
   /** The spool, for the HTTP API and tests; other stages never reach into it through here. */
   readonly spool: Spool;
+  /** One history purge run now, as the timer would run it (tests). */
+  purgeHistory(): Promise<PurgeResult>;
   stop(reason: string): Promise<void>;
 }
 
@@ -269,6 +271,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     tls: { selfSigned: material.selfSigned, fingerprint256: material.fingerprint256 },
     events,
     spool,
+    purgeHistory: () => purge.runOnce(),
     stop(reason) {
       stopping ??= (async () => {
         log('info', 'stopping', { reason });
