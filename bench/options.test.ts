@@ -18,6 +18,8 @@ test('defaults: all three scenarios, 20,000 messages of 4 KB over 32 loops and 2
   assert.equal(o.queueScale, 0);
   assert.equal(o.maxSeconds, 600);
   assert.equal(o.sink, 'auto');
+  assert.equal(o.cpuProfile, false);
+  assert.equal(parseOptions(['--cpu-profile']).cpuProfile, true);
   assert.ok(Object.isFrozen(o));
 });
 

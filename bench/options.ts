@@ -29,6 +29,8 @@ export interface BenchOptions {
   readonly sink: 'auto' | 'postfix' | 'js';
   readonly maxSeconds: number;
   readonly outDir: string;
+  /** Write V8 CPU profiles of mxpress next to the report. */
+  readonly cpuProfile: boolean;
 }
 
 export class UsageError extends Error {}
@@ -65,6 +67,10 @@ Options:
   --sink auto|postfix|js  receiving sink (auto: Postfix smtp-sink if installed)
   --max-seconds S         hard cap on the whole run (600, or 3600 with queue-scale)
   --out DIR               where reports go (bench/out)
+  --cpu-profile           also write V8 CPU profiles of each mxpress process (main
+                          thread and spool worker) to <out>/<time>/profiles, for
+                          Chrome DevTools or speedscope; mxpress then stops
+                          gracefully after each scenario so that V8 writes them
   --help                  this text
 `;
 
@@ -99,6 +105,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         sink: { type: 'string' },
         'max-seconds': { type: 'string' },
         out: { type: 'string' },
+        'cpu-profile': { type: 'boolean' },
       },
     }));
   } catch (error) {
@@ -141,5 +148,6 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     sink,
     maxSeconds: int('max-seconds', str('max-seconds'), withQueueScale ? 3600 : 600, 10, 6 * 3600),
     outDir: str('out') ?? 'bench/out',
+    cpuProfile: values['cpu-profile'] === true,
   });
 }

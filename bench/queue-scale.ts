@@ -152,6 +152,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         httpPort: first.httpPort,
         extraArgs: RETRY_FLAGS,
         startTimeoutMs: 600_000,
+        ...(ctx.cpuProfileDir === undefined ? {} : { cpuProfileDir: ctx.cpuProfileDir }),
       });
       try {
         ctx.sampler.watch('mxpress', second.pid);
@@ -167,7 +168,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         } = await healthyRun(ctx, second, 'beside backlog');
         const besideFigures = processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end);
         ctx.sampler.forget('mxpress');
-        await second.kill();
+        await second.end();
         // The same load on another fresh server now: the machine after the fill is not
         // the machine before it (page cache, other tenants), so the backlog run is
         // compared with fresh-server runs on both sides of it in time.
@@ -214,7 +215,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         };
       } finally {
         ctx.sampler.forget('mxpress');
-        await second.kill();
+        await second.end();
       }
     });
   } finally {

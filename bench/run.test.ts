@@ -108,6 +108,37 @@ test('a small run of all three scenarios writes report.json and throughput.svg',
   assert.match(run.stdout(), /accept \(durable commits\)[\s\S]*e2e[\s\S]*latency/);
 });
 
+test('--cpu-profile writes a CPU profile of each mxpress thread next to the report', async () => {
+  const run = bench([
+    '--scenario',
+    'accept',
+    '--count',
+    '200',
+    '--concurrency',
+    '4',
+    '--out',
+    out,
+    '--cpu-profile',
+  ]);
+  assert.equal(await exitCode(run.child, 120_000), 0, run.stderr());
+  const dir = /profiles: \d+ \.cpuprofile files in (\S+)/.exec(run.stdout())?.[1] ?? '';
+  assert.ok(dir.startsWith(out), run.stdout());
+  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
+  assert.ok(files.length >= 2, `main thread and spool worker: ${files.join(', ')}`);
+  const urls = new Set<string>();
+  for (const file of files) {
+    const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as {
+      nodes: { callFrame: { url: string } }[];
+      samples: number[];
+    };
+    assert.ok(profile.samples.length > 0, file);
+    for (const node of profile.nodes) urls.add(node.callFrame.url);
+  }
+  const has = (path: string) => [...urls].some((u) => u.endsWith(path));
+  assert.ok(has('src/ingress/smtp/session.ts'), 'the SMTP session ran in a profiled thread');
+  assert.ok(has('src/spool/sqlite/worker.ts'), 'so did the spool worker');
+});
+
 test('SIGINT stops the run and every child process it started', async () => {
   const run = bench(['--scenario', 'e2e', '--count', '200000', '--out', out, '--max-seconds', '120']);
   const pid = run.child.pid!;

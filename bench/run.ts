@@ -13,14 +13,16 @@
  * 1 a scenario failed, 2 the time cap was hit, 64 bad usage, 130 interrupted.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
+import { resolve } from 'node:path';
 import { Children, waitMessage } from './children.ts';
 import { counterPerSecond, mib, perSecond } from './figures.ts';
 import { type BenchOptions, HELP, parseOptions, type Scenario, UsageError } from './options.ts';
 import { MACHINE, ProcSampler } from './proc-sampler.ts';
 import { queueScaleScenario } from './queue-scale.ts';
-import { formatTable, type Results, type Timeline, writeReport } from './report.ts';
+import { formatTable, type Results, stamp, type Timeline, writeReport } from './report.ts';
 import { acceptScenario, type BenchContext, e2eScenario, latencyScenario } from './scenarios.ts';
 import { startSink } from './sinks.ts';
 
@@ -122,6 +124,8 @@ async function main(): Promise<number> {
     sampler.watch('dns', dns.pid ?? 0);
     sampler.watch('machine', MACHINE);
     sampler.start();
+    const cpuProfileDir = opts.cpuProfile ? resolve(opts.outDir, stamp(started), 'profiles') : undefined;
+    if (cpuProfileDir !== undefined) await mkdir(cpuProfileDir, { recursive: true });
     const ctx: BenchContext = {
       options: opts,
       children,
@@ -131,6 +135,7 @@ async function main(): Promise<number> {
       log,
       acceptedTimes: [],
       spans: [],
+      ...(cpuProfileDir === undefined ? {} : { cpuProfileDir }),
     };
     for (const scenario of opts.scenarios) {
       log(`bench: ${scenario} ...`);
@@ -180,6 +185,12 @@ async function main(): Promise<number> {
     };
     const written = await writeReport(opts.outDir, started, report, timeline);
     process.stdout.write(`\nreport: ${written.json}\nchart:  ${written.svg}\n`);
+    if (cpuProfileDir !== undefined) {
+      const profiles = readdirSync(cpuProfileDir).filter((f) => f.endsWith('.cpuprofile'));
+      process.stdout.write(
+        `profiles: ${profiles.length} .cpuprofile files in ${cpuProfileDir} (one per thread of each mxpress run; open them in Chrome DevTools or speedscope)\n`,
+      );
+    }
   } finally {
     sampler.stop();
     await cleanup();

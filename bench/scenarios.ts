@@ -28,6 +28,8 @@ export interface BenchContext {
   readonly acceptedTimes: number[];
   /** Scenario spans on the performance.now() clock (for the chart). */
   readonly spans: { label: string; from: number; to: number }[];
+  /** `--cpu-profile`: where each mxpress process writes its V8 CPU profiles. */
+  readonly cpuProfileDir?: string;
 }
 
 export interface ProcessFigures {
@@ -144,6 +146,7 @@ export async function withServer<T>(
       dataDir,
       dnsAddress: ctx.dnsAddress,
       mxPort: ctx.sink.port,
+      ...(ctx.cpuProfileDir === undefined ? {} : { cpuProfileDir: ctx.cpuProfileDir }),
       ...extra,
     });
     ctx.sampler.watch('mxpress', server.pid);
@@ -152,8 +155,8 @@ export async function withServer<T>(
     } finally {
       ctx.sampler.sample();
       ctx.sampler.forget('mxpress');
-      // The data is thrown away: no need to drain the queue.
-      await server.kill();
+      // The data is thrown away: no need to drain the queue (unless a profile is due).
+      await server.end();
     }
   } finally {
     await ctx.children.removeDir(dataDir);

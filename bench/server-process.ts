@@ -7,9 +7,11 @@
  * start banner) and the time from spawn to the SMTP 220 greeting. Fails (rejects,
  * with the tail of its stderr) when it exits or prints no banner in time.
  * `stop` is SIGTERM (graceful drain) with SIGKILL after a grace period; `kill`
- * is SIGKILL at once. Parses only mxpress's own banner output.
+ * is SIGKILL at once; `end` is `kill`, or `stop` when a CPU profile is being taken
+ * (V8 writes it at exit). Parses only mxpress's own banner output.
  */
 import type { ChildProcess } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Children, exited, tailOf } from './children.ts';
 import { greets } from './sinks.ts';
@@ -23,6 +25,8 @@ export interface ServerOptions {
   readonly extraArgs?: readonly string[];
   /** How long start-up may take (a large backlog makes it longer). */
   readonly startTimeoutMs?: number;
+  /** Write V8 CPU profiles (main thread and spool worker) here when the process exits. */
+  readonly cpuProfileDir?: string;
 }
 
 export interface ServerProcess {
@@ -38,6 +42,8 @@ export interface ServerProcess {
   /** Graceful stop; resolves with how long it took (ms). */
   stop(graceMs?: number): Promise<number>;
   kill(): Promise<void>;
+  /** Done with it, data thrown away: `kill`, or a graceful `stop` while profiling. */
+  end(): Promise<void>;
   stderr(): string;
 }
 
@@ -73,7 +79,23 @@ export async function startServer(children: Children, options: ServerOptions): P
   ];
   const t0 = performance.now();
   // Run as a program, the way users start it, so the launcher's Node flags apply.
-  const child = await children.spawn(BIN, args, { cwd: ROOT });
+  const profile = options.cpuProfileDir;
+  const child = await children.spawn(BIN, args, {
+    cwd: ROOT,
+    ...(profile === undefined
+      ? {}
+      : {
+          env: {
+            ...process.env,
+            NODE_OPTIONS: [process.env.NODE_OPTIONS, '--cpu-prof', `--cpu-prof-dir=${profile}`]
+              .filter(Boolean)
+              .join(' '),
+            // The launcher's `env node` must find this Node (24): an older one refuses
+            // --cpu-prof in NODE_OPTIONS before it could hand over to the pinned one.
+            PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
+          },
+        }),
+  });
   const stderr = tailOf(child.stderr);
   const timeoutMs = options.startTimeoutMs ?? 60_000;
   let out = '';
@@ -128,6 +150,10 @@ export async function startServer(children: Children, options: ServerOptions): P
       return performance.now() - s0;
     },
     kill: () => children.stop(child, 'SIGKILL'),
+    end: async () => {
+      if (profile === undefined) await children.stop(child, 'SIGKILL');
+      else await children.stop(child, 'SIGTERM', 60_000);
+    },
     stderr,
   };
 }
