@@ -1,9 +1,10 @@
 // DotStuffer: table of stuffing and line-ending cases, chunk boundaries, and a seeded property test
-// (no bare CR/LF out, unstuffing gives the canonical body, CRLF.CRLF only at the end).
+// (no bare CR/LF out, unstuffing gives the canonical body, CRLF.CRLF only at the end); and the
+// fast path unchangedDataEnd, which must say "unchanged" exactly when stuffing changes nothing.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../test/harness/prng.ts';
-import { DotStuffer, dotStuff } from './dot-stuffer.ts';
+import { DotStuffer, dotStuff, unchangedDataEnd } from './dot-stuffer.ts';
 
 function stuffChunked(body: Buffer, sizes: () => number): Buffer {
   const stuffer = new DotStuffer();
@@ -111,5 +112,56 @@ describe('DotStuffer', () => {
     const elapsed = performance.now() - started;
     assert.equal(stream.length, body.length + 200_000 + 3);
     assert.ok(elapsed < 2000, `took ${elapsed} ms for 3 MB`);
+  });
+});
+
+describe('unchangedDataEnd', () => {
+  const cases: [string, string | undefined][] = [
+    ['', '.\r\n'],
+    ['a\r\n', '.\r\n'],
+    ['Subject: x\r\n\r\nbody\r\n', '.\r\n'],
+    ['no final line end', '\r\n.\r\n'],
+    ['a\r\nb', '\r\n.\r\n'],
+    ['.leading dot\r\n', undefined],
+    ['a\r\n.b\r\n', undefined],
+    ['a\r\n.\r\n', undefined],
+    ['bare\nLF\r\n', undefined],
+    ['bare\rCR\r\n', undefined],
+    ['ends with CR\r', undefined],
+    ['a.b\r\nc. d\r\n', '.\r\n'],
+  ];
+  for (const [body, end] of cases) {
+    it(`${JSON.stringify(body)} -> ${end === undefined ? 'needs the stuffer' : JSON.stringify(end)}`, () => {
+      const result = unchangedDataEnd(Buffer.from(body, 'latin1'));
+      assert.equal(result?.toString('latin1'), end);
+    });
+  }
+
+  it('gives the same bytes as the stuffer whenever it says unchanged, and says so whenever it could (seeded)', () => {
+    const random = seededRandom(20261207);
+    const alphabet = ['a', 'b', '.', ' ', '\r\n', '\r\n', '\r', '\n'];
+    let unchanged = 0;
+    for (let n = 0; n < 20_000; n++) {
+      const parts: string[] = [];
+      const length = Math.floor(random() * 12);
+      for (let i = 0; i < length; i++) parts.push(alphabet[Math.floor(random() * alphabet.length)]!);
+      const body = Buffer.from(parts.join(''), 'latin1');
+      const stuffed = dotStuff(body);
+      const end = unchangedDataEnd(body);
+      if (end !== undefined) {
+        unchanged++;
+        assert.deepEqual(
+          Buffer.concat([body, end]),
+          stuffed,
+          `body ${JSON.stringify(body.toString('latin1'))}`,
+        );
+      } else {
+        // The stuffer changed something: its output is not the body plus a terminator.
+        const terminator = body.length === 0 || body.at(-1) === 0x0a ? '.\r\n' : '\r\n.\r\n';
+        const asIs = Buffer.concat([body, Buffer.from(terminator, 'latin1')]);
+        assert.ok(!stuffed.equals(asIs), `body ${JSON.stringify(body.toString('latin1'))} needed no change`);
+      }
+    }
+    assert.ok(unchanged > 1000, `only ${unchanged} bodies went the fast way`);
   });
 });

@@ -88,3 +88,31 @@ export function dotStuff(body: Uint8Array): Buffer {
   const stuffer = new DotStuffer();
   return Buffer.concat([stuffer.push(body), stuffer.end()]);
 }
+
+const END_AFTER_CRLF = Buffer.from('.\r\n', 'latin1');
+const END_AFTER_TEXT = Buffer.from('\r\n.\r\n', 'latin1');
+
+/**
+ * The terminator to append when `body` can go out as DATA unchanged, else undefined.
+ *
+ * A body needs no change when every CR is followed by LF, every LF follows a CR, and
+ * no line starts with "." (the spool's canonical form, almost always true): then the
+ * DATA stream is the body itself plus ".\r\n" (or "\r\n.\r\n" after an unterminated
+ * last line), with no copy and no per-line work. Otherwise DotStuffer does the job.
+ * One pass over the bytes; it reads the body and never changes it.
+ */
+export function unchangedDataEnd(body: Uint8Array): Buffer | undefined {
+  const length = body.length;
+  if (length === 0) return END_AFTER_CRLF;
+  if (body[0] === DOT) return undefined;
+  for (let i = 0; i < length; i++) {
+    const byte = body[i]!;
+    if (byte > CR) continue;
+    if (byte === LF) return undefined;
+    if (byte !== CR) continue;
+    if (body[i + 1] !== LF) return undefined;
+    i++;
+    if (body[i + 1] === DOT) return undefined;
+  }
+  return body[length - 1] === LF ? END_AFTER_CRLF : END_AFTER_TEXT;
+}

@@ -8,7 +8,8 @@
  * TransactionResult with every reply. With PIPELINING, MAIL + all RCPT + DATA go out in
  * one write and the replies are matched in order (RFC 2920); without it, one command at
  * a time, stopping after a refused MAIL and sending RSET instead of DATA when no
- * recipient was accepted. The body goes through DotStuffer with backpressure.
+ * recipient was accepted. The body goes out with backpressure, as it is when it is
+ * CRLF-canonical with no line starting with ".", else through DotStuffer.
  *
  * Failure: refusals (4xx/5xx to MAIL, RCPT, DATA, the dot) are results, not errors.
  * Session failures reject with SmtpClientError: timeouts, closes, a refused RSET,
@@ -16,7 +17,7 @@
  * After any rejection the session is unusable. Replies are UNTRUSTED.
  */
 import type { SmtpReply } from '../../contracts/status.ts';
-import { DotStuffer } from '../../protocol/dot-stuffer.ts';
+import { DotStuffer, unchangedDataEnd } from '../../protocol/dot-stuffer.ts';
 import { localRefusal, mailCommand, rcptCommand } from './commands.ts';
 import { describeReply, SmtpClientError, type SmtpClientPhase } from './errors.ts';
 import type { SmtpTransport } from './transport.ts';
@@ -175,18 +176,22 @@ export async function runTransaction(
 
   // The final reply is expected from now on, so an early reply (say 552 mid-body) is kept, not an error.
   transport.expectReply();
-  const stuffer = new DotStuffer();
+  // A canonical body without lines starting with "." (nearly every body) goes out as it
+  // is; anything else through the DotStuffer.
+  const unchangedEnd = unchangedDataEnd(tx.body);
+  const stuffer = unchangedEnd ? undefined : new DotStuffer();
   let offset = 0;
   for (; offset + WRITE_SLICE < tx.body.length; offset += WRITE_SLICE) {
     const slice = tx.body.subarray(offset, offset + WRITE_SLICE);
-    await transport.writeData(stuffer.push(slice), 'data', timeouts.dataBlockMs);
+    await transport.writeData(stuffer ? stuffer.push(slice) : slice, 'data', timeouts.dataBlockMs);
   }
   // The last slice and the final dot go out in one write, with the next transaction's
   // commands when there is one.
-  const end = Buffer.concat([stuffer.push(tx.body.subarray(offset)), stuffer.end()]);
+  const last = tx.body.subarray(offset);
+  const end = stuffer ? [stuffer.push(last), stuffer.end()] : [last, unchangedEnd!];
   const next = pipelining ? ctx.follow?.() : undefined;
   if (next) await transport.writeDataThenCommands(end, next, 'data', timeouts.dataBlockMs);
-  else await transport.writeData(end, 'data', timeouts.dataBlockMs);
+  else await transport.writeData(Buffer.concat(end), 'data', timeouts.dataBlockMs);
   const final = note(await transport.readReply('data-term', timeouts.dataTermMs));
   accepted('data-term', final);
   return { ...result(final), ended: true };

@@ -106,12 +106,12 @@ export class SmtpTransport {
   }
 
   /**
-   * Writes `bytes` (the end of a message) and then command lines in one write, expecting
+   * Writes `bytes` (the end of a message, in parts) and then command lines in one write, expecting
    * one reply per line after those already outstanding: the next transaction's MAIL,
    * RCPT and DATA riding with this one's final dot (RFC 2920 pipelining).
    */
   async writeDataThenCommands(
-    bytes: Uint8Array,
+    bytes: readonly Uint8Array[],
     lines: readonly string[],
     phase: SmtpClientPhase,
     timeoutMs: number,
@@ -119,7 +119,7 @@ export class SmtpTransport {
     const commands = commandBytes(lines, 'mail');
     this.#throwIfFailed(phase);
     this.#outstanding += lines.length;
-    await this.writeData(Buffer.concat([bytes, commands]), phase, timeoutMs);
+    await this.writeData(Buffer.concat([...bytes, commands]), phase, timeoutMs);
   }
 
   /** Expects one more reply without sending a command (the reply to the final dot). */
