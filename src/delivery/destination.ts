@@ -45,6 +45,12 @@ export interface DestinationDeps {
   readonly connect: (options: ConnectOptions) => Promise<SmtpConnection>;
   /** Reads the body (and signs it); a rejection defers the job. */
   readonly loadTransaction: (job: DeliveryJob) => Promise<OutboundTransaction>;
+  /**
+   * The transaction at once when no I/O is needed to make it (a just-accepted body in
+   * memory, nothing to sign), else undefined: lets a job that arrives while a message is
+   * being sent ride with that message's final dot.
+   */
+  readonly loadTransactionNow?: (job: DeliveryJob) => OutboundTransaction | undefined;
   readonly now: () => number;
   readonly log: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
 }
@@ -132,8 +138,9 @@ export class Destination {
       this.#schedulePauseEnd();
       return;
     }
-    // Each new worker takes a job synchronously, so this spawns one worker per waiting job.
-    while (this.#active < this.#deps.rule.maxConnections && this.#queue.length > 0) {
+    // Each new worker takes a job synchronously. A busy worker carries one waiting job
+    // with its final dot, so another connection opens only for jobs beyond those.
+    while (this.#active < this.#deps.rule.maxConnections && this.#queue.length > this.#active) {
       this.#active++;
       void this.#worker();
     }
@@ -194,15 +201,15 @@ export class Destination {
           connection = opened;
         }
         const link = connection;
-        if (link.extensions.has('PIPELINING') && this.#queue.length > 0)
-          carried = this.#carry(this.#queue.shift());
-        const next = carried;
-        const outcomes = await this.#send(
-          link,
-          current,
-          startedAt,
-          next ? () => (this.#mayFollow(link) ? next.tx : undefined) : undefined,
-        );
+        const pipelining = link.extensions.has('PIPELINING');
+        if (pipelining && this.#queue.length > 0) carried = this.#carry(this.#queue.shift());
+        // Asked just before the final dot: the carried job, or one that arrived meanwhile
+        // and can be loaded at once, rides with it when the shaping allows.
+        const follow = (): OutboundTransaction | undefined => {
+          carried ??= this.#carryNow();
+          return carried?.tx !== undefined && this.#mayFollow(link) ? carried.tx : undefined;
+        };
+        const outcomes = await this.#send(link, current, startedAt, pipelining ? follow : undefined);
         current.waiting.resolve(outcomes);
         this.#afterMessage(outcomes);
         if (!link.usable) connection = undefined;
@@ -238,6 +245,15 @@ export class Destination {
       ),
     };
     return carried;
+  }
+
+  /** The next waiting job, when its transaction can be had without waiting (else it stays queued). */
+  #carryNow(): Carried | undefined {
+    const waiting = this.#queue[0];
+    const tx = waiting && this.#deps.loadTransactionNow?.(waiting.job);
+    if (!waiting || !tx) return undefined;
+    this.#queue.shift();
+    return { waiting, load: Promise.resolve(tx), tx };
   }
 
   /** A carried job that will not be sent by this worker goes back to the front of the queue. */

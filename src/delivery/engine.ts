@@ -33,6 +33,8 @@ export interface EngineOptions {
   readonly idleConnectionMs: number;
   readonly connect: (options: ConnectOptions) => Promise<SmtpConnection>;
   readonly loadTransaction: (job: DeliveryJob) => Promise<OutboundTransaction>;
+  /** The transaction at once when no I/O is needed (see DestinationDeps.loadTransactionNow). */
+  readonly loadTransactionNow?: (job: DeliveryJob) => OutboundTransaction | undefined;
   readonly now: () => number;
   readonly log: (level: 'debug' | 'info' | 'warn', message: string, fields?: Record<string, unknown>) => void;
   /** `delivery.tls` rules for direct delivery (default: `may` everywhere). */
@@ -297,6 +299,9 @@ export class DeliveryEngine {
           idleMs: this.#options.idleConnectionMs,
           connect,
           loadTransaction: this.#options.loadTransaction,
+          ...(this.#options.loadTransactionNow
+            ? { loadTransactionNow: this.#options.loadTransactionNow }
+            : {}),
           now: this.#options.now,
           log: this.#options.log,
         },

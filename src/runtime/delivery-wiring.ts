@@ -70,6 +70,16 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
   const loadTransaction = async (job: DeliveryJob): Promise<OutboundTransaction> => {
     let body = freshBodies.take(job.messageId) ?? (await spool.readBody(job.messageId));
     if (deps.sign) body = await deps.sign(body, job);
+    return transactionFor(job, body);
+  };
+  // Without signing, a body still in memory makes the transaction at once.
+  const loadTransactionNow = deps.sign
+    ? undefined
+    : (job: DeliveryJob): OutboundTransaction | undefined => {
+        const body = freshBodies.take(job.messageId);
+        return body ? transactionFor(job, body) : undefined;
+      };
+  const transactionFor = (job: DeliveryJob, body: Uint8Array): OutboundTransaction => {
     return {
       mailFrom: job.mailFrom,
       recipients: job.recipients.map((r) => ({
@@ -105,6 +115,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     idleConnectionMs: delivery.idleConnectionMs,
     connect: openSmtpConnection,
     loadTransaction,
+    ...(loadTransactionNow ? { loadTransactionNow } : {}),
     now,
     log: deps.log,
   });
