@@ -263,6 +263,42 @@ describe('limits', () => {
   });
 });
 
+describe('session time limit', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startTestServer({
+      argv: ['--dns-server', '127.0.0.1:9'],
+      mutate: (c) => ({
+        ...c,
+        smtp: { ...c.smtp, limits: { ...c.smtp.limits, sessionTimeoutMs: 1200, idleTimeoutMs: 60_000 } },
+      }),
+    });
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('closes a session that keeps talking once its total time is up, with 421 4.4.2', async () => {
+    const s = await rawSession(server.port);
+    const started = Date.now();
+    await s.expect(220);
+    await s.command('EHLO client.example', 250);
+    // Never idle: a NOOP every 100 ms until the server gives up on the session.
+    let last: { code: number; lines: string[] } | undefined;
+    while (Date.now() - started < 5000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      s.send('NOOP\r\n');
+      last = await s.reply(1000);
+      if (last?.code !== 250) break;
+    }
+    const elapsed = Date.now() - started;
+    assert.equal(last?.code, 421);
+    assert.match(last.lines[0]!, /^421 4\.4\.2 .*session time limit/);
+    assert.ok(elapsed >= 1200 && elapsed < 3000, `closed after ${elapsed} ms`);
+    assert.ok(await s.closed());
+  });
+});
+
 describe('trace fields', () => {
   let server: TestServer;
   before(async () => {

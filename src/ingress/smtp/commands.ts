@@ -15,6 +15,7 @@ import { ContentChecker } from '../../protocol/content-checker.ts';
 import { DataDecoder, type DataViolation } from '../../protocol/data-decoder.ts';
 import { toMxError } from '../../protocol/errors.ts';
 import { type MailFrom, parseMailFrom, parseRcptTo } from '../../protocol/mail-params.ts';
+import { formatReply } from '../../protocol/reply.ts';
 import type { ClientFacts, Refusal } from '../abuse/abuse-guard.ts';
 import type { AcceptedMessage } from '../accept.ts';
 import { decideRelay } from '../relay-policy.ts';
@@ -23,6 +24,12 @@ import type { SmtpSession } from './session.ts';
 import { syncReply } from './sync-reply.ts';
 
 type Handler = (session: SmtpSession, args: string, command: CommandLine) => void;
+
+/** The frequent constant replies, formatted once. */
+const OK = formatReply(250, '2.0.0', 'Ok');
+const MAIL_OK = formatReply(250, '2.1.0', 'Ok');
+const RCPT_OK = formatReply(250, '2.1.5', 'Ok');
+const GO_AHEAD = formatReply(354, undefined, 'End data with <CR><LF>.<CR><LF>');
 
 /** Commands after which the client must wait for our reply (RFC 2920 section 3.1). */
 const GROUP_ENDERS: ReadonlySet<Verb> = new Set(['DATA', 'STARTTLS', 'EHLO', 'HELO']);
@@ -57,9 +64,9 @@ const HANDLERS: Record<Verb, Handler> = {
   RSET: (s, args) => {
     if (args !== '') return s.clientError(501, '5.5.4', 'Syntax: RSET');
     s.resetTransaction();
-    s.reply(250, '2.0.0', 'Ok');
+    s.replyFormatted(OK);
   },
-  NOOP: (s) => s.reply(250, '2.0.0', 'Ok'),
+  NOOP: (s) => s.replyFormatted(OK),
   QUIT: (s) => s.closeWith(221, '2.0.0', `${s.env.hostname} closing connection`, true),
   VRFY: (s) => s.reply(252, '2.5.0', 'Cannot VRFY user, but will accept message and attempt delivery'),
   EXPN: (s) => s.reply(502, '5.5.1', 'Error: EXPN is not supported'),
@@ -136,7 +143,7 @@ function mail(s: SmtpSession, args: string): void {
   const limited = s.env.abuse?.checkMessage(clientFacts(s), sender);
   if (limited) return abuseRefusal(s, limited, 'message rate limit');
   s.tx = { mail: mailFrom, recipients: [] };
-  s.reply(250, '2.1.0', 'Ok');
+  s.replyFormatted(MAIL_OK);
 }
 
 function rcpt(s: SmtpSession, args: string): void {
@@ -165,7 +172,7 @@ function rcpt(s: SmtpSession, args: string): void {
     ...(to.notify !== undefined ? { notify: to.notify } : {}),
     ...(to.orcpt !== undefined ? { orcpt: to.orcpt } : {}),
   });
-  s.reply(250, '2.1.5', 'Ok');
+  s.replyFormatted(RCPT_OK);
 }
 
 function senderOf(mail: MailFrom): string {
@@ -196,7 +203,7 @@ function data(s: SmtpSession, args: string): void {
   });
   s.dataChunks = [];
   s.phase = 'data';
-  s.reply(354, undefined, 'End data with <CR><LF>.<CR><LF>');
+  s.replyFormatted(GO_AHEAD);
 }
 
 /** Called by the session when the DATA terminator was read. */
@@ -317,7 +324,8 @@ function commit(s: SmtpSession, content: Buffer[]): void {
     }
     s.env.observeAcceptLatency?.(performance.now() - started);
     const sync = s.env.listener.deliveryMode === 'sync' ? s.env.sync : undefined;
-    if (!sync) return s.reply(250, '2.0.0', `Ok: queued as ${accepted.id}`);
+    // Queue ids are our own (letters and digits): no formatting needed.
+    if (!sync) return s.replyFormatted(`250 2.0.0 Ok: queued as ${accepted.id}\r\n`);
     // The message is durable from here on: whatever happens, the client hears 250 or the remote's refusal.
     let refusal = false;
     try {

@@ -13,6 +13,9 @@
  * out clients that talk: a full server still admits a newcomer when it could shed
  * an idle one. Sessions inside a transaction are never shed; when nothing is
  * sheddable the cap holds and the newcomer gets the 421.
+ *
+ * One sweep per listener (every quarter of the shortest session limit, 50 ms to
+ * 1 s) enforces each session's idle and total time limits: no timer per session.
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
@@ -35,6 +38,9 @@ export interface SmtpListener {
 const PRESSURE_SHARE = 0.8;
 /** Only sessions quiet at least this long are shed. */
 const SHED_MIN_IDLE_MS = 1000;
+/** Bounds of the timeout sweep interval (a quarter of the shortest session limit). */
+const MIN_SWEEP_MS = 50;
+const MAX_SWEEP_MS = 1000;
 
 export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> {
   const sessions = new Map<Socket, SmtpSession>();
@@ -89,6 +95,18 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     sessions.set(socket, new SmtpSession(socket, env, release));
   };
 
+  // One sweep enforces every session's idle and total time limits (no timer per
+  // session): a limit is met within one sweep interval of its deadline.
+  const sweepMs = Math.max(
+    MIN_SWEEP_MS,
+    Math.min(MAX_SWEEP_MS, Math.floor(Math.min(limits.idleTimeoutMs, limits.sessionTimeoutMs) / 4)),
+  );
+  const sweeper = setInterval(() => {
+    const now = Date.now();
+    for (const session of sessions.values()) session.checkTimeouts(now);
+  }, sweepMs);
+  sweeper.unref();
+
   let server: Server;
   if (env.listener.tls === 'implicit') {
     if (!env.secureContext)
@@ -129,7 +147,7 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
       return sessions.size;
     },
     async close() {
-      // Stop accepting; open sessions are the business of drain().
+      // Stop accepting; open sessions are the business of drain() (still swept until then).
       server.close();
     },
     async drain(timeoutMs) {
@@ -146,6 +164,7 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
         if (!socket.destroyed) socket.end(formatReply(421, '4.3.2', `${hostname} Service shutting down`));
         setTimeout(() => socket.destroy(), 1000).unref();
       }
+      clearInterval(sweeper);
     },
   };
 }

@@ -6,8 +6,10 @@
  * smuggling and desync attacks start). DATA is framed only by the literal
  * CRLF "." CRLF (protocol/data-decoder.ts); BDAT by its byte count. Replies to
  * pipelined commands are collected and written in one packet, always in order.
- * While a message is being committed the socket is paused, so pipelined input
- * waits in the kernel, not in memory.
+ * While a message is being committed, input that arrives is held (at most 64 KiB;
+ * then the socket is paused and the rest waits in the kernel) and read afterwards.
+ * The idle and total time limits are checked by the listener's sweep
+ * (`checkTimeouts`), not by timers per session.
  *
  * The verbs themselves live in commands.ts (dispatched through a typed table);
  * this file only moves bytes and keeps state. Fails closed: any internal error
@@ -42,6 +44,8 @@ export interface Transaction {
 }
 
 const MAX_BUFFERED_COMMAND_BYTES = 64 * 1024;
+/** Input held while a commit or password check runs; past it the socket is paused. */
+const MAX_BUFFERED_WHILE_BUSY = 64 * 1024;
 
 export class SmtpSession {
   readonly env: SessionEnv;
@@ -51,10 +55,11 @@ export class SmtpSession {
   #input: Buffer = Buffer.alloc(0);
   #out = '';
   #busy = false;
+  /** The socket was paused because too much input arrived while busy. */
+  #paused = false;
   #discardingLongLine = false;
-  #idleTimer: NodeJS.Timeout | undefined;
   #lastActiveAt = Date.now();
-  #sessionTimer: NodeJS.Timeout | undefined;
+  readonly #startedAt = this.#lastActiveAt;
   #onClose: () => void;
 
   phase: Phase = 'command';
@@ -81,12 +86,7 @@ export class SmtpSession {
     this.remotePort = socket.remotePort ?? 0;
     if (socket instanceof TLSSocket) this.tls = tlsInfo(socket);
     this.#attach(socket);
-    this.#sessionTimer = setTimeout(() => {
-      this.closeWith(421, '4.4.2', `${env.hostname} Error: session time limit exceeded`);
-    }, env.limits.sessionTimeoutMs);
-    this.#sessionTimer.unref();
-    this.#touch();
-    this.reply(220, undefined, `${env.hostname} ESMTP mxpress`);
+    this.replyFormatted(greetingFor(env));
     this.#flush();
   }
 
@@ -104,6 +104,12 @@ export class SmtpSession {
   reply(code: number, enhanced: string | undefined, text: string | readonly string[]): void {
     if (this.phase === 'closed') return;
     this.#out += formatReply(code, enhanced, text);
+  }
+
+  /** Queues a reply already in wire form (a formatReply result made once, for the frequent replies). */
+  replyFormatted(wire: string): void {
+    if (this.phase === 'closed') return;
+    this.#out += wire;
   }
 
   /** Counts a client error and closes the session when there were too many. */
@@ -155,15 +161,33 @@ export class SmtpSession {
     return this.#lastActiveAt;
   }
 
+  /**
+   * Closes the session when it has run past its time limit, or has been idle (between
+   * commands, nothing in progress on our side) past the idle limit. The listener calls
+   * this for every session from one periodic sweep: no timer per session.
+   */
+  checkTimeouts(now: number): void {
+    if (this.phase === 'closed') return;
+    const limits = this.env.limits;
+    if (now - this.#startedAt >= limits.sessionTimeoutMs) {
+      this.closeWith(421, '4.4.2', `${this.env.hostname} Error: session time limit exceeded`);
+    } else if (!this.#busy && now - this.#lastActiveAt >= limits.idleTimeoutMs) {
+      this.closeWith(421, '4.4.2', `${this.env.hostname} Error: timeout exceeded`);
+    }
+  }
+
   /** True when more client bytes are already waiting: used to refuse improper pipelining. */
   get hasPendingInput(): boolean {
     return this.#input.length > 0;
   }
 
-  /** Runs async work (a commit, a password check) with the socket paused and replies ordered. */
+  /**
+   * Runs async work (a commit, a password check) with replies kept in order: input
+   * that arrives meanwhile waits in `#input` (past MAX_BUFFERED_WHILE_BUSY the socket
+   * is paused, so the rest waits in the kernel) and is processed afterwards.
+   */
   async runBusy(work: () => Promise<void>): Promise<void> {
     this.#busy = true;
-    this.#socket.pause();
     this.#flush();
     try {
       await work();
@@ -175,7 +199,10 @@ export class SmtpSession {
       if (this.phase !== 'closed') {
         this.#flush();
         this.#touch();
-        this.#socket.resume();
+        if (this.#paused) {
+          this.#paused = false;
+          this.#socket.resume();
+        }
         this.#pump();
       }
     }
@@ -222,8 +249,6 @@ export class SmtpSession {
 
   #closed(): void {
     this.phase = 'closed';
-    clearTimeout(this.#idleTimer);
-    clearTimeout(this.#sessionTimer);
     this.#input = Buffer.alloc(0);
     this.dataChunks = [];
     this.#onClose();
@@ -231,24 +256,18 @@ export class SmtpSession {
 
   #touch(): void {
     this.#lastActiveAt = Date.now();
-    if (this.#idleTimer) {
-      // refresh() re-arms the same timer: cheaper than a new one per packet.
-      this.#idleTimer.refresh();
-      return;
-    }
-    this.#idleTimer = setTimeout(() => {
-      if (this.#busy) this.#idleTimer?.refresh();
-      else this.closeWith(421, '4.4.2', `${this.env.hostname} Error: timeout exceeded`);
-    }, this.env.limits.idleTimeoutMs);
-    this.#idleTimer.unref();
   }
 
   #onData(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     this.#touch();
     if (this.#busy) {
-      // Only reachable during a TLS handshake race or before pause takes effect.
+      // Pipelined input during a commit or password check (or a TLS handshake race).
       this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
+      if (this.#input.length > MAX_BUFFERED_WHILE_BUSY && !this.#paused) {
+        this.#paused = true;
+        this.#socket.pause();
+      }
       return;
     }
     this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
@@ -326,16 +345,26 @@ export class SmtpSession {
       return true;
     }
     const raw = input.subarray(0, lf - 1);
-    if (raw.includes(0x0d) || raw.includes(0x00)) {
-      this.clientError(500, '5.5.2', 'Syntax error: CR or NUL inside a command line');
-      return true;
+    // One pass: CR and NUL are refused; plain ASCII (nearly every line) needs no UTF-8 decoder.
+    let ascii = true;
+    for (let i = 0; i < raw.length; i++) {
+      const byte = raw[i]!;
+      if (byte === 0x0d || byte === 0x00) {
+        this.clientError(500, '5.5.2', 'Syntax error: CR or NUL inside a command line');
+        return true;
+      }
+      if (byte > 0x7f) ascii = false;
     }
     let line: string;
-    try {
-      line = UTF8.decode(raw);
-    } catch {
-      this.clientError(500, '5.5.2', 'Syntax error: command is not valid UTF-8');
-      return true;
+    if (ascii) {
+      line = raw.toString('latin1');
+    } else {
+      try {
+        line = UTF8.decode(raw);
+      } catch {
+        this.clientError(500, '5.5.2', 'Syntax error: command is not valid UTF-8');
+        return true;
+      }
     }
     if (this.phase === 'auth-plain' || this.phase === 'auth-login-user' || this.phase === 'auth-login-pass') {
       continueAuth(this, line);
@@ -354,6 +383,18 @@ export class SmtpSession {
 }
 
 const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+const greetings = new WeakMap<SessionEnv, string>();
+
+/** The 220 greeting of a listener, formatted once. */
+function greetingFor(env: SessionEnv): string {
+  let greeting = greetings.get(env);
+  if (greeting === undefined) {
+    greeting = formatReply(220, undefined, `${env.hostname} ESMTP mxpress`);
+    greetings.set(env, greeting);
+  }
+  return greeting;
+}
 
 function tlsInfo(socket: TLSSocket): { protocol: string; cipher: string } {
   const cipher = socket.getCipher();
