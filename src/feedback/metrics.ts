@@ -12,9 +12,10 @@
  * values (then `other`) so a misconfiguration cannot explode label cardinality.
  * No untrusted input.
  */
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { LifecycleEvent } from '../contracts/events.ts';
 import type { RecipientStatus } from '../contracts/status.ts';
+import { TallyCounter, TallyHistogram } from './tally.ts';
 
 export interface MetricsSnapshot {
   /** Recipients by status (the spool's counters). */
@@ -36,9 +37,9 @@ export class Metrics {
   readonly registry = new Registry();
   readonly #stats: MetricsOptions['stats'];
   readonly #categories = new Set<string>();
-  readonly #events: Counter<'type' | 'category'>;
-  readonly #acceptLatency: Histogram;
-  readonly #attemptDuration: Histogram<'outcome'>;
+  readonly #events: TallyCounter;
+  readonly #acceptLatency: TallyHistogram;
+  readonly #attemptDuration: TallyHistogram;
   readonly #queue: Gauge<'status'>;
   readonly #inFlight: Gauge;
   readonly #connections: Gauge;
@@ -47,24 +48,25 @@ export class Metrics {
   constructor(options: MetricsOptions = {}) {
     this.#stats = options.stats;
     const registers = [this.registry];
-    this.#events = new Counter({
+    // The three per-message metrics count in plain numbers (tally.ts); prom-client
+    // reads the totals at each scrape.
+    this.#events = new TallyCounter({
       name: 'mxpress_events_total',
       help: 'Lifecycle events by type and failure category ("" when unclassified)',
-      labelNames: ['type', 'category'],
-      registers,
+      registry: this.registry,
     });
-    this.#acceptLatency = new Histogram({
+    this.#acceptLatency = new TallyHistogram({
       name: 'mxpress_accept_latency_seconds',
       help: 'End of DATA to the 250 reply (durable commit included)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
+      registry: this.registry,
+      unlabelled: true,
     });
-    this.#attemptDuration = new Histogram({
+    this.#attemptDuration = new TallyHistogram({
       name: 'mxpress_delivery_attempt_duration_seconds',
       help: 'Delivery attempt duration per recipient, by outcome',
-      labelNames: ['outcome'],
       buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300],
-      registers,
+      registry: this.registry,
     });
     this.#queue = new Gauge({
       name: 'mxpress_queue_recipients',
@@ -96,15 +98,17 @@ export class Metrics {
 
   observeEvent(event: LifecycleEvent): void {
     const classification = 'classification' in event ? event.classification : undefined;
-    this.#events.inc({ type: event.type, category: this.#category(classification?.category) });
+    const category = this.#category(classification?.category);
+    this.#events.add(`${event.type}\0${category}`, { type: event.type, category });
     const attempt = 'attempt' in event ? event.attempt : undefined;
     if (attempt && Number.isFinite(attempt.durationMs) && attempt.durationMs >= 0) {
-      this.#attemptDuration.observe({ outcome: attempt.outcome }, attempt.durationMs / 1000);
+      const outcome = attempt.outcome;
+      this.#attemptDuration.observe(outcome, { outcome }, attempt.durationMs / 1000);
     }
   }
 
   observeAcceptLatency(ms: number): void {
-    if (Number.isFinite(ms) && ms >= 0) this.#acceptLatency.observe(ms / 1000);
+    if (Number.isFinite(ms) && ms >= 0) this.#acceptLatency.observe('', {}, ms / 1000);
   }
 
   /** Reads the stats into the gauges, then renders every metric of this instance. */
