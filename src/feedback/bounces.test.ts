@@ -23,11 +23,15 @@ const logged: { level: string; message: string }[] = [];
 
 before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'mxpress-bounces-'));
-  spool = createSqliteSpool({ dataDir: join(dir, 'data'), inProcess: true });
-  await spool.open();
   const events = new EventBus();
   events.subscribe((event) => published.push(event));
-  acceptor = createAcceptor({ spool, hostname: 'mx.test', events });
+  spool = createSqliteSpool({
+    dataDir: join(dir, 'data'),
+    inProcess: true,
+    onStored: (stored) => events.publish(stored),
+  });
+  await spool.open();
+  acceptor = createAcceptor({ spool, hostname: 'mx.test' });
   bouncer = createBouncer({
     acceptor,
     spool,

@@ -119,6 +119,12 @@ export interface AddInput {
   readonly messageId?: string;
 }
 
+/** A change to the suppression index: entries set (added or replaced) or keys deleted. */
+export interface SuppressionChange {
+  readonly set?: readonly SuppressionEntry[];
+  readonly delete?: readonly string[];
+}
+
 export interface SuppressionListOptions {
   readonly store: FeedbackStore;
   readonly config: FeedbackConfig['suppression'];
@@ -139,6 +145,7 @@ export class SuppressionList {
   readonly #maxEntries: number;
   readonly #now: () => number;
   readonly #index = new Map<string, SuppressionEntry>();
+  readonly #watchers = new Set<(change: SuppressionChange) => void>();
 
   constructor(options: SuppressionListOptions) {
     this.#store = options.store;
@@ -157,6 +164,31 @@ export class SuppressionList {
   /** Entries in the index (lapsed ones linger until looked up or purged). */
   get size(): number {
     return this.#index.size;
+  }
+
+  /**
+   * Every entry the index holds now (a mirror's starting point), and from then on each
+   * change to it (`watch`): what other threads need to answer `check` themselves
+   * (suppression-mirror.ts). Lapsed entries are not announced: a mirror checks expiry.
+   */
+  snapshot(): SuppressionEntry[] {
+    return [...this.#index.values()];
+  }
+
+  /** Calls `watcher` after each add, remove or import; returns the function that stops it. */
+  watch(watcher: (change: SuppressionChange) => void): () => void {
+    this.#watchers.add(watcher);
+    return () => this.#watchers.delete(watcher);
+  }
+
+  #changed(change: SuppressionChange): void {
+    for (const watcher of this.#watchers) {
+      try {
+        watcher(change);
+      } catch (error) {
+        this.#onError(error);
+      }
+    }
   }
 
   /** Fills the index from the store (active entries only). Call once before serving. */
@@ -214,6 +246,7 @@ export class SuppressionList {
     }
     await this.#store.putSuppressions([entry]);
     this.#index.set(address, entry);
+    this.#changed({ set: [entry] });
     if (!wasActive) await this.#emit(entry);
     return { entry, created: !wasActive };
   }
@@ -222,6 +255,7 @@ export class SuppressionList {
     const key = addressKey(address);
     const removed = await this.#store.deleteSuppression(key);
     this.#index.delete(key);
+    this.#changed({ delete: [key] });
     return removed;
   }
 
@@ -268,6 +302,7 @@ export class SuppressionList {
     }
     const added = await this.#store.putSuppressions(parsed.entries);
     for (const entry of parsed.entries) this.#index.set(entry.address, entry);
+    this.#changed({ set: parsed.entries });
     return { added, updated: parsed.entries.length - added };
   }
 

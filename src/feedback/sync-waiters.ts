@@ -42,6 +42,8 @@ const REMEMBER_MS = 10 * 60_000;
 
 export class SyncWaiters {
   #entries = new Map<string, Entry>();
+  /** Questions about messages not registered yet (`outcome` with `untilRegistered`). */
+  #early = new Map<string, () => void>();
   /** Messages whose refusal went out in the SMTP reply, with when (insertion order = age). */
   #refused = new Map<string, number>();
   #now: () => number;
@@ -72,10 +74,27 @@ export class SyncWaiters {
       inform = resolve;
     });
     this.#entries.set(messageId, { recipients, verdicts: new Map(), informed, inform });
+    this.#early.get(messageId)?.();
   }
 
-  /** Waits until every recipient has a verdict or the budget runs out. */
-  async outcome(messageId: string, budgetMs: number): Promise<SyncOutcome> {
+  /**
+   * Waits until every recipient has a verdict or the budget runs out. With
+   * `untilRegistered`, a message not registered yet is waited for (within the same
+   * budget): the question may come from another thread before the registration does.
+   */
+  async outcome(messageId: string, budgetMs: number, untilRegistered = false): Promise<SyncOutcome> {
+    const started = this.#now();
+    if (untilRegistered && !this.#entries.has(messageId) && !this.#early.has(messageId)) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, budgetMs);
+        this.#early.set(messageId, () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      this.#early.delete(messageId);
+      budgetMs = Math.max(0, budgetMs - (this.#now() - started));
+    }
     const entry = this.#entries.get(messageId);
     if (!entry) return { verdicts: new Map(), pending: [] };
     if (entry.verdicts.size < entry.recipients.length) {

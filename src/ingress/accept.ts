@@ -3,8 +3,9 @@
  *
  * SMTP DATA/BDAT, HTTP injection and our own bounce reports all enter here. The
  * caller gets a queue id only after the spool has synced the message, its
- * recipients and its `received` event; any failure rejects with an MxError that
- * the caller turns into a 4xx (nothing is stored, nothing was promised).
+ * recipients and its `received` event (which the spool then publishes to live
+ * consumers); any failure rejects with an MxError that the caller turns into a 4xx
+ * (nothing is stored, nothing was promised).
  *
  * In: envelope, origin, the message bytes (CRLF canonical, already size-checked).
  * Out: the queue id. Adds `Received:` always and `Message-ID:`/`Date:` when the
@@ -12,7 +13,7 @@
  * are only ever copied after control characters were stripped.
  */
 import type { EnvelopeInput, Origin } from '../contracts/envelope.ts';
-import type { EventSink, LifecycleEvent, ReceivedEvent } from '../contracts/events.ts';
+import type { LifecycleEvent, ReceivedEvent } from '../contracts/events.ts';
 import type { NewMessage, Spool } from '../contracts/spool.ts';
 import { MxError, toMxError } from '../protocol/errors.ts';
 import { scanHeaders } from '../protocol/header-scan.ts';
@@ -46,9 +47,9 @@ export interface Acceptor {
 export type AcceptedListener = (message: AcceptedMessage, input: AcceptInput, body?: Uint8Array) => void;
 
 export interface AcceptorDeps {
-  readonly spool: Spool;
+  /** Only `commit` is used; the spool publishes the stored `received` event itself. */
+  readonly spool: Pick<Spool, 'commit'>;
   readonly hostname: string;
-  readonly events: EventSink;
   /** When set, new recipients are leased to this owner at commit time (no poll before the first attempt). */
   readonly claimFor?: { readonly owner: string; readonly leaseMs: number };
   readonly now?: () => number;
@@ -100,18 +101,12 @@ export function createAcceptor(deps: AcceptorDeps): Acceptor {
         },
       };
       const events: LifecycleEvent[] = [received];
-      let stored: readonly LifecycleEvent[];
       try {
-        stored = await deps.spool.commit(
-          message,
-          deps.claimFor ? { claimFor: deps.claimFor, events } : { events },
-        );
+        await deps.spool.commit(message, deps.claimFor ? { claimFor: deps.claimFor, events } : { events });
       } catch (error) {
         throw toMxError(error);
       }
       const accepted: AcceptedMessage = { id, size: body.length, receivedAt };
-      // The stored copies carry their `seq`, which live consumers resume from.
-      deps.events.publish(stored);
       // A body handed over to a spool worker is detached here (length 0).
       deps.onAccepted?.(accepted, input, body.byteLength === accepted.size ? body : undefined);
       return accepted;

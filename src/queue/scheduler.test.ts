@@ -51,10 +51,13 @@ async function run(
   check: (reports: DeliveryReport[], events: LifecycleEvent[]) => void,
 ): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'mxpress-scheduler-'));
-  const spool = createSqliteSpool({ dataDir: join(dir, 'data') });
+  const events: LifecycleEvent[] = [];
+  const spool = createSqliteSpool({
+    dataDir: join(dir, 'data'),
+    onStored: (stored) => events.push(...stored),
+  });
   await spool.open();
   const reports: DeliveryReport[] = [];
-  const events: LifecycleEvent[] = [];
   const domains = new Set(to.map((a) => a.slice(a.indexOf('@') + 1))).size;
   const engine = concurrentEngine(domains, kind);
   const scheduler = new Scheduler({
@@ -62,7 +65,6 @@ async function run(
     engine,
     owner: 'test',
     policy: { intervalsMs: [1000], maxQueueTimeMs: 60_000 },
-    events: { publish: (stored) => events.push(...stored) },
     onReport: async (report) => {
       reports.push(report);
     },

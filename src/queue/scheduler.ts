@@ -14,7 +14,7 @@
  * permanent failures and expiries then produce one RFC 3464 report per message.
  */
 import type { EnvelopeInput } from '../contracts/envelope.ts';
-import type { Classification, EventSink, LifecycleEvent } from '../contracts/events.ts';
+import type { Classification, LifecycleEvent } from '../contracts/events.ts';
 import type { ClaimedRecipient, RecipientUpdate, Spool, StoredRecipient } from '../contracts/spool.ts';
 import type { Attempt, SmtpReply } from '../contracts/status.ts';
 import type { DeliveryJob, JobRecipient, RecipientOutcome } from '../delivery/job.ts';
@@ -33,7 +33,6 @@ export interface SchedulerDeps {
   };
   readonly owner: string;
   readonly policy: RetryPolicy;
-  readonly events: EventSink;
   /** Hard/soft and category of a failure, stored with bounced and deferred events. */
   readonly classify?: (input: { reply?: SmtpReply; errorCode?: string }) => Classification;
   /** Called after outcomes were stored, with the notifications due (failures, delays, successes). Must not throw. */
@@ -314,8 +313,8 @@ export class Scheduler {
       original = await this.#deps.spool.readBody(job.messageId).catch(() => undefined);
     const notices = reporting ? noticesDue(job, settled, this.#deps.delayWarningAfterMs ?? 0, now) : [];
 
-    const { events: stored, finished } = await this.#deps.spool.update(updates, events);
-    this.#deps.events.publish(stored);
+    // The spool publishes the stored events to live consumers.
+    const { finished } = await this.#deps.spool.update(updates, events);
     const soonest = updates.reduce(
       (min, u) => (u.nextAttemptAt !== undefined ? Math.min(min, u.nextAttemptAt) : min),
       Number.POSITIVE_INFINITY,

@@ -1,7 +1,7 @@
 /**
  * Builds the delivery side: resolver, SMTP client, engine and queue scheduler.
  *
- * In: the config, the spool, the event bus and the bounce hook. Out: the
+ * In: the config, the spool and the bounce hook. Out: the
  * scheduler, the engine (for stats and shutdown) and `admit`, the acceptor's fast
  * path. The transaction loader takes a just-accepted message's body from memory
  * (`FreshBodies`, filled by `admit`) for its first attempt, and otherwise reads it
@@ -12,7 +12,6 @@ import { isAscii } from 'node:buffer';
 import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/types.ts';
 import type { EnvelopeInput } from '../contracts/envelope.ts';
-import type { EventSink } from '../contracts/events.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { createResolver } from '../delivery/dns/resolver.ts';
 import { DeliveryEngine } from '../delivery/engine.ts';
@@ -47,7 +46,6 @@ export interface DeliverySide {
 export interface DeliveryWiringDeps {
   readonly config: Config;
   readonly spool: Spool;
-  readonly events: EventSink;
   readonly onReport?: (report: DeliveryReport) => Promise<void>;
   readonly classify?: SchedulerDeps['classify'];
   /** Optional signer applied to the body before sending (DKIM). */
@@ -126,7 +124,6 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     owner,
     policy: { intervalsMs: delivery.retryIntervalsMs, maxQueueTimeMs: delivery.maxQueueTimeMs },
     delayWarningAfterMs: delivery.delayWarningAfterMs,
-    events: deps.events,
     ...(deps.onReport ? { onReport: deps.onReport } : {}),
     ...(deps.classify ? { classify: deps.classify } : {}),
     now,

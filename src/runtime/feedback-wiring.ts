@@ -3,13 +3,13 @@
  * messages, and builds the DKIM signer from the configured key files.
  *
  * The report re-enters through ingress/accept.ts (the one allowed back-edge); a
- * `dsn-sent` event is stored once it is queued. A recipient's Diagnostic-Code is
+ * `dsn-sent` event is stored (and so published by the spool) once it is queued. A recipient's Diagnostic-Code is
  * the remote server's own reply; verdicts we reached ourselves (null MX, NXDOMAIN,
  * expiry after refused connections) are explained in words instead.
  */
 import { readFileSync } from 'node:fs';
 import type { ClassificationRule, Config } from '../config/types.ts';
-import type { DsnSentEvent, EventSink } from '../contracts/events.ts';
+import type { DsnSentEvent } from '../contracts/events.ts';
 import type { Spool } from '../contracts/spool.ts';
 import { createDkimSigner, type DkimSigner } from '../delivery/dkim.ts';
 import type { DeliveryJob } from '../delivery/job.ts';
@@ -21,7 +21,6 @@ import type { DeliveryReport } from '../queue/reports.ts';
 export interface FailureReporterDeps {
   readonly acceptor: Acceptor;
   readonly spool: Spool;
-  readonly events: EventSink;
   readonly hostname: string;
   /** Classification overrides from the config. */
   readonly rules?: readonly ClassificationRule[];
@@ -105,7 +104,7 @@ export function createReporter(deps: FailureReporterDeps): (report: DeliveryRepo
         action: failures ? 'failed' : (report.recipients[0]?.action ?? 'failed'),
         recipients: covered.map((r) => r.address),
       };
-      deps.events.publish((await deps.spool.update([], [event])).events);
+      await deps.spool.update([], [event]);
     } catch (error) {
       deps.log('error', 'could not queue a delivery report', {
         messageId: report.message.id,

@@ -8,11 +8,8 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import { createSecureContext } from 'node:tls';
 import pino from 'pino';
 import { buildHttpApi } from '../admin/http-api/server.ts';
-import { cidrContains, parseCidrs } from '../config/cidr.ts';
-import { verifyPassword } from '../config/password.ts';
 import { loadOrCreateTlsMaterial } from '../config/tls-material.ts';
 import type { Config } from '../config/types.ts';
 import type { PurgeResult, Spool } from '../contracts/spool.ts';
@@ -21,14 +18,13 @@ import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
 import { refusalFor } from '../feedback/suppression.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
-import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
 import { createAcceptor } from '../ingress/accept.ts';
-import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
-import { buildDeliverySide } from './delivery-wiring.ts';
+import { buildDeliverySide, type DeliverySide } from './delivery-wiring.ts';
 import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
 import { startHistoryPurge } from './history-purge.ts';
+import { type IngressThread, startIngressThread } from './ingress-thread.ts';
 
 export interface RunningMxpress {
   readonly listeners: readonly {
@@ -48,8 +44,8 @@ export interface RunningMxpress {
   stop(reason: string): Promise<void>;
 }
 
-/** A hash of a random password: unknown users cost the same scrypt work as known ones. */
-const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
+/** How long new recipients stay leased to this node's queue when committed (the fast path). */
+const LEASE_MS = 30 * 60_000;
 
 export async function startMxpress(config: Config): Promise<RunningMxpress> {
   const logger = pino({ level: config.log.level, base: { host: config.hostname } });
@@ -59,9 +55,33 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   // Message bodies live here: a new data dir is readable by its owner only.
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
 
+  const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
+  const syncWaiters = new SyncWaiters();
+  events.subscribe((event) => syncWaiters.observe(event));
+
+  // Set once the delivery side exists; messages are handed over only after the ingress
+  // thread starts, later still.
+  let delivery: DeliverySide | undefined;
   const spool = createSqliteSpool({
     dataDir: config.dataDir,
     log: (msg, extra) => logger.info(extra ?? {}, msg),
+    // Every stored event, from any thread, reaches live consumers from here, in seq order.
+    onStored: (stored) => events.publish(stored),
+    // Mail the ingress thread committed: this thread delivers it.
+    onHandedOver: (messages) => {
+      for (const { message } of messages) {
+        if (message.tags?.deliveryMode === 'sync')
+          syncWaiters.register(
+            message.id,
+            message.envelope.recipients.map((r) => r.address),
+          );
+        delivery?.admit(
+          { id: message.id, size: message.body.length, receivedAt: message.receivedAt },
+          message.envelope,
+          message.body,
+        );
+      }
+    },
   });
   await spool.open();
   let free = await spool.freeBytes();
@@ -75,10 +95,6 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
   }, 1000);
   freeTimer.unref();
 
-  const events = new EventBus((error) => log('error', 'event listener failed', { error: String(error) }));
-  const syncWaiters = new SyncWaiters();
-  events.subscribe((event) => syncWaiters.observe(event));
-
   // Feedback: suppression list, webhook outbox, event log file, metrics (feedback/feedback-services.ts).
   // Started before delivery so every bounce is seen; stopped after delivery, before the spool.
   let feedback: FeedbackServices;
@@ -88,14 +104,14 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       dataDir: config.dataDir,
       eventsSince: (after, limit) => spool.eventsSince(after, limit),
       record: async (fresh) => {
-        // Publish the stored copies: they carry the seq the stream's ids and resumes rely on.
-        events.publish((await spool.update([], fresh)).events);
+        // Stored, the spool publishes them (with the seq the stream's ids and resumes rely on).
+        await spool.update([], fresh);
       },
       subscribe: (listener) => events.subscribe(listener),
       stats: async () => ({
         queue: (await spool.stats()).recipientsByStatus,
-        inFlight: delivery.scheduler.inFlight,
-        connections: listeners.reduce((sum, l) => sum + l.connections, 0),
+        inFlight: delivery?.scheduler.inFlight ?? 0,
+        connections: ingress?.connections ?? 0,
       }),
       log,
       processMetrics: true,
@@ -107,39 +123,32 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
 
   let report: ReturnType<typeof createReporter> | undefined;
   const sign = loadDkimSigner(config, log);
-  const delivery = buildDeliverySide({
+  delivery = buildDeliverySide({
     config,
     spool,
-    events,
     log,
     ...(sign ? { sign } : {}),
     onReport: (r) => report?.(r) ?? Promise.resolve(),
     classify: (input) => classify(input, config.feedback.classification),
   });
+  const deliverySide = delivery;
+  const claimFor = { owner: deliverySide.owner, leaseMs: LEASE_MS };
+  // This thread's own commits: HTTP injection and delivery reports.
   const acceptor = createAcceptor({
     spool,
     hostname: config.hostname,
-    events,
-    claimFor: { owner: delivery.owner, leaseMs: 30 * 60_000 },
-    onAccepted: (message, input, body) => {
-      if (input.tags?.deliveryMode === 'sync')
-        syncWaiters.register(
-          message.id,
-          input.envelope.recipients.map((r) => r.address),
-        );
-      delivery.admit(message, input.envelope, body);
-    },
+    claimFor,
+    onAccepted: (message, input, body) => deliverySide.admit(message, input.envelope, body),
   });
   report = createReporter({
     acceptor,
     spool,
-    events,
     hostname: config.hostname,
     log,
     rules: config.feedback.classification,
     refusalDelivered: (id) => syncWaiters.settled(id),
   });
-  delivery.scheduler.start();
+  deliverySide.scheduler.start();
   const purge = startHistoryPurge({
     spool,
     retentionMs: config.feedback.retentionMs,
@@ -161,58 +170,26 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     ...(config.smtp.tls.certFile ? { certFile: config.smtp.tls.certFile } : {}),
     ...(config.smtp.tls.keyFile ? { keyFile: config.smtp.tls.keyFile } : {}),
   });
-  const secureContext = createSecureContext({
-    key: material.key,
-    cert: material.cert,
-    minVersion: 'TLSv1.2',
-  });
-  const users = new Map(config.smtp.users.map((u) => [u.username, u.passwordHash]));
-  // One guard for all listeners: a client's counts do not reset by switching ports.
-  const abuse = new AbuseGuard(config.smtp.abuse, config.smtp.users);
-
-  const trustedNetworks = parseCidrs(config.smtp.trustedNetworks);
-  const listeners: SmtpListener[] = [];
+  let ingress: IngressThread | undefined;
   try {
-    for (const listener of config.smtp.listeners) {
-      listeners.push(
-        await startSmtpListener({
-          hostname: config.hostname,
-          listener,
-          limits: config.smtp.limits,
-          lineEndings: config.smtp.lineEndings,
-          secureContext,
-          tlsCredentials: { key: material.key, cert: material.cert },
-          acceptor,
-          isTrusted: (ip) => cidrContains(trustedNetworks, ip),
-          authAvailable: users.size > 0,
-          abuse,
-          async verifyUser(username, password) {
-            const hash = users.get(username);
-            const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
-            return hash !== undefined && ok;
-          },
-          freeBytes: () => free,
-          log,
-          refuseRecipient: (address) => {
-            const entry = feedback.suppression.check(address);
-            return entry ? refusalFor(entry) : undefined;
-          },
-          observeAcceptLatency: (ms) => feedback.metrics.observeAcceptLatency(ms),
-          sync: {
-            outcome: (id, budgetMs) => syncWaiters.outcome(id, budgetMs),
-            answered: (id, refusal) => syncWaiters.answered(id, refusal),
-          },
-        }),
-      );
-    }
+    ingress = await startIngressThread({
+      config,
+      tls: { key: material.key, cert: material.cert },
+      attachSpool: () => spool.attachClient(),
+      claimFor,
+      suppression: feedback.suppression,
+      sync: syncWaiters,
+      observeAcceptLatency: (ms) => feedback.metrics.observeAcceptLatency(ms),
+      log,
+    });
   } catch (error) {
-    for (const l of listeners) await l.close();
-    await delivery.stop(0);
+    await deliverySide.stop(0);
     await feedback.stop();
     await purge.stop();
     await spool.close();
     throw error;
   }
+  const smtp = ingress;
 
   const api = buildHttpApi({
     spool,
@@ -223,11 +200,10 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     },
     limits: config.smtp.limits,
     freeBytes: () => free,
-    pokeQueue: () => delivery.scheduler.poke(),
+    pokeQueue: () => deliverySide.scheduler.poke(),
     subscribe: (listener) => events.subscribe(listener),
-    publish: (stored) => events.publish(stored),
     classificationRules: config.feedback?.classification ?? [],
-    tlsReports: () => delivery.tlsReports.snapshot(),
+    tlsReports: () => deliverySide.tlsReports.snapshot(),
     suppression: feedback.suppression,
     webhooks: feedback.webhooks,
     metrics: feedback.metrics,
@@ -237,16 +213,17 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     ),
     runtimeStats: () => ({
       commitGroups: spool.commitGroups(),
-      delivery: delivery.engine.stats(),
-      queue: { inFlight: delivery.scheduler.inFlight },
+      delivery: deliverySide.engine.stats(),
+      queue: { inFlight: deliverySide.scheduler.inFlight },
       process: { rssBytes: process.memoryUsage.rss(), uptimeSeconds: Math.round(process.uptime()) },
     }),
   });
   try {
     await api.listen({ host: config.http.address, port: config.http.port });
   } catch (error) {
-    for (const l of listeners) await l.close();
-    await delivery.stop(0);
+    await smtp.close();
+    await smtp.drain(0);
+    await deliverySide.stop(0);
     await feedback.stop();
     await purge.stop();
     await spool.close();
@@ -260,7 +237,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
 
   let stopping: Promise<void> | undefined;
   return {
-    listeners: listeners.map((l, i) => ({
+    listeners: smtp.listeners.map((l, i) => ({
       name: l.name,
       address: l.address,
       port: l.port,
@@ -275,10 +252,10 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
     stop(reason) {
       stopping ??= (async () => {
         log('info', 'stopping', { reason });
-        await Promise.all(listeners.map((l) => l.close()));
+        await smtp.close();
         await api.close();
-        await Promise.all(listeners.map((l) => l.drain(10_000)));
-        await delivery.stop(10_000);
+        await smtp.drain(10_000);
+        await deliverySide.stop(10_000);
         await feedback.stop();
         await purge.stop();
         clearInterval(freeTimer);

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/config/password.ts';
 import type { LifecycleEvent } from '../../src/contracts/events.ts';
+import { settled } from '../harness/eventually.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
@@ -210,6 +211,7 @@ describe('limits', () => {
     s.send(`${'y'.repeat(70)}\r\n`.repeat(60));
     const lines = await s.command('.', 552);
     assert.match(lines[0]!, /^552 5\.3\.4 /);
+    await settled(() => events.length > before, false);
     assert.equal(events.length, before, 'an oversize message was stored');
     await s.command('NOOP', 250);
     s.close();

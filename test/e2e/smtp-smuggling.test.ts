@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { LifecycleEvent } from '../../src/contracts/events.ts';
+import { settled } from '../harness/eventually.ts';
 import { LineReader } from '../harness/line-reader.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
 import { END_OF_DATA_VARIANTS } from '../harness/smuggling-variants.ts';
@@ -74,6 +75,11 @@ for (const policy of ['reject', 'normalize'] as const) {
         it(`${name} (chunks of ${chunk === 100_000 ? 'all' : chunk})`, async () => {
           const before = received.length;
           const replies = await session(server, variant, chunk);
+          // The `received` event reaches the bus from the spool, beside the client's 250.
+          await settled(
+            () => received.length > before,
+            replies.some((r) => r.includes('queued as')),
+          );
           const stored = received.slice(before);
           for (const e of stored) {
             assert.ok(e.type === 'received');

@@ -36,10 +36,15 @@ export interface TestApiOptions {
 
 export async function startTestApi(options: TestApiOptions = {}): Promise<TestApi> {
   const dir = await mkdtemp(join(tmpdir(), 'mxpress-api-'));
-  const spool = createSqliteSpool({ dataDir: dir, inProcess: true });
-  await spool.open();
   const bus = new EventBus();
-  const acceptor = createAcceptor({ spool, hostname: 'mx.api.test', events: bus });
+  // As in the runtime: the spool publishes every event it stores.
+  const spool = createSqliteSpool({
+    dataDir: dir,
+    inProcess: true,
+    onStored: (events) => bus.publish(events),
+  });
+  await spool.open();
+  const acceptor = createAcceptor({ spool, hostname: 'mx.api.test' });
   let pokes = 0;
   const app = buildHttpApi({
     spool,
@@ -52,7 +57,6 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       pokes += 1;
     },
     subscribe: (listener) => bus.subscribe(listener),
-    publish: (events) => bus.publish(events),
     ...options.extra,
   });
   await app.listen({ host: '127.0.0.1', port: 0 });

@@ -54,8 +54,6 @@ export interface ApiDeps {
   readonly pokeQueue?: () => void;
   /** Live lifecycle events (the runtime's `events.subscribe`); without it the stream only replays. */
   readonly subscribe?: (listener: (event: LifecycleEvent) => void) => () => void;
-  /** Hands events the API stored (operator `cancel`) to live consumers (`events.publish`). */
-  readonly publish?: (events: readonly LifecycleEvent[]) => void;
   /** Configured classification overrides (`feedback.classification`), tried before the built-in rules. */
   readonly classificationRules?: readonly ClassificationRule[];
   /** Outbound TLS results per policy domain (delivery/tls-policy/tls-report.ts). */

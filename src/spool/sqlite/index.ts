@@ -15,7 +15,7 @@
  * Handles no peer input itself; values are stored through bound parameters.
  */
 import { statfs } from 'node:fs/promises';
-import { isMarkedAsUntransferable } from 'node:worker_threads';
+import { isMarkedAsUntransferable, MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type {
   ClaimedRecipient,
@@ -34,7 +34,17 @@ import type {
 } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
 import type { EngineOptions } from './engine.ts';
-import { fromWireError, type Op, type OpTable, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
+import {
+  fromWireError,
+  type HandedOver,
+  type Op,
+  type OpTable,
+  type Reply,
+  type ReplyBatch,
+  type Request,
+  type StoredUpdate,
+  storedEvents,
+} from './protocol.ts';
 import { InProcessTransport, type Transport, WorkerTransport } from './transport.ts';
 import {
   checkClaim,
@@ -57,6 +67,14 @@ export interface SqliteSpoolOptions {
   readonly log?: (msg: string, extra?: object) => void;
   /** Cap on the database size; growth past it fails commits with SPOOL_FULL. */
   readonly maxDatabaseBytes?: number;
+  /**
+   * Every event the spool stores, through this front or an attached client, with its
+   * seq, in seq order, as its transaction is answered (before the callers' promises
+   * settle). The one place live consumers hear of events from.
+   */
+  readonly onStored?: (events: readonly LifecycleEvent[]) => void;
+  /** Messages attached clients committed for this front to deliver (`HandedOver`), bodies included. */
+  readonly onHandedOver?: (messages: readonly HandedOver[]) => void;
 }
 
 export interface CommitGroups {
@@ -66,18 +84,32 @@ export interface CommitGroups {
   readonly items: number;
 }
 
-export type SqliteSpool = Spool & { commitGroups(): CommitGroups };
+export type SqliteSpool = Spool & {
+  commitGroups(): CommitGroups;
+  /**
+   * A port for a client in another thread (spool/sqlite/port-client.ts), served by the
+   * same engine and group commit as this front. Worker mode only; the spool must be open.
+   */
+  attachClient(): MessagePort;
+};
 
 const FREE_BYTES_CACHE_MS = 1_000;
+const NO_EVENTS: LifecycleEvent[] = [];
 /** Requests queued to the engine at once; past this, calls fail at once (temporary). */
 const MAX_PENDING_REQUESTS = 10_000;
 
 type State = 'new' | 'opening' | 'open' | 'closing' | 'closed' | 'failed';
 
 interface Pending {
-  resolve(value: unknown): void;
+  /** `stored`: the events the request stored, with their seqs (for ops that store some). */
+  resolve(result: Answer): void;
   reject(error: unknown): void;
-  readonly commit: boolean;
+  readonly request: Request;
+}
+
+interface Answer {
+  readonly value: unknown;
+  readonly stored: readonly LifecycleEvent[];
 }
 
 /** Bodies up to this size are copied to the worker; larger ones are handed over (detached). */
@@ -172,8 +204,7 @@ class SqliteSpoolFront implements SqliteSpool {
     const { body, transfer } = this.#options.inProcess
       ? { body: message.body, transfer: [] }
       : bodyForWorker(message.body);
-    const seqs = await this.#send('commit', [{ ...message, body }, options], transfer);
-    return withSeqs(options?.events, seqs);
+    return (await this.#send('commit', [{ ...message, body }, options], transfer)).stored;
   }
 
   async getMessage(id: string): Promise<StoredMessage | undefined> {
@@ -196,8 +227,8 @@ class SqliteSpoolFront implements SqliteSpool {
     events?: readonly LifecycleEvent[],
   ): Promise<UpdateResult> {
     this.#checked(() => checkUpdates(updates, events));
-    const stored = await this.#call('update', [updates, events]);
-    return { events: withSeqs(events, stored.seqs), finished: stored.finished };
+    const { value, stored } = await this.#send('update', [updates, events], []);
+    return { events: stored, finished: (value as StoredUpdate).finished };
   }
 
   async release(owner: string, keys: readonly { messageId: string; index: number }[]): Promise<void> {
@@ -245,6 +276,16 @@ class SqliteSpoolFront implements SqliteSpool {
 
   async stats(): Promise<SpoolStats> {
     return this.#call('stats', []);
+  }
+
+  attachClient(): MessagePort {
+    this.#ensureOpen();
+    const transport = this.#transport;
+    if (!(transport instanceof WorkerTransport))
+      throw new Error('attachClient needs the worker-thread spool');
+    const { port1, port2 } = new MessageChannel();
+    transport.attach(port1);
+    return port2;
   }
 
   async freeBytes(): Promise<number> {
@@ -309,30 +350,27 @@ class SqliteSpoolFront implements SqliteSpool {
     throw spoolClosed();
   }
 
-  #call<K extends Op>(op: K, args: OpTable[K]['args']): Promise<OpTable[K]['result']> {
+  async #call<K extends Op>(op: K, args: OpTable[K]['args']): Promise<OpTable[K]['result']> {
     this.#ensureOpen();
-    return this.#send(op, args, []);
+    return (await this.#send(op, args, [])).value as OpTable[K]['result'];
   }
 
-  #send<K extends Op>(
-    op: K,
-    args: OpTable[K]['args'],
-    transfer: readonly ArrayBuffer[],
-  ): Promise<OpTable[K]['result']> {
+  #send<K extends Op>(op: K, args: OpTable[K]['args'], transfer: readonly ArrayBuffer[]): Promise<Answer> {
     const transport = this.#transport;
     if (transport === undefined) return Promise.reject(spoolClosed());
     const id = this.#nextId++;
-    const { promise, resolve, reject } = Promise.withResolvers<OpTable[K]['result']>();
+    const { promise, resolve, reject } = Promise.withResolvers<Answer>();
     const commit = op === 'commit';
-    this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject, commit });
+    // The engine's worker gathers commits into one transaction only while several
+    // clients commit at once, so a lone client's commits never wait (worker.ts).
+    const request = (
+      commit && this.#commitsInFlight > 0 ? { id, op, args, company: true } : { id, op, args }
+    ) as Request;
+    this.#pending.set(id, { resolve, reject, request });
     if (this.#pending.size === 1) transport.setActive(true);
     try {
-      // The engine's worker gathers commits into one transaction only while several
-      // clients commit at once, so a lone client's commits never wait (worker.ts).
-      const request =
-        commit && this.#commitsInFlight > 0 ? { id, op, args, company: true } : { id, op, args };
       if (commit) this.#commitsInFlight += 1;
-      transport.send(request as Request, transfer);
+      transport.send(request, transfer);
     } catch (error) {
       this.#settled(id);
       reject(spoolIo(error));
@@ -343,7 +381,7 @@ class SqliteSpoolFront implements SqliteSpool {
   #settled(id: number): Pending | undefined {
     const entry = this.#pending.get(id);
     this.#pending.delete(id);
-    if (entry?.commit) this.#commitsInFlight -= 1;
+    if (entry?.request.op === 'commit') this.#commitsInFlight -= 1;
     if (this.#pending.size === 0) {
       this.#transport?.setActive(false);
       const waiters = this.#idleWaiters;
@@ -358,15 +396,37 @@ class SqliteSpoolFront implements SqliteSpool {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
+  /**
+   * Answers the batch's requests. Every event it stored (this front's and the attached
+   * clients') first goes to `onStored`, in seq order, before any caller resumes; then
+   * the callers' promises settle; then handed-over messages go to `onHandedOver`.
+   */
   #onBatch(batch: ReplyBatch): void {
     this.#groups = { groups: batch.groups, items: batch.items };
     for (const record of batch.logs) this.#log(record.msg, record.extra);
+    const settled: { entry: Pending; reply: Reply; stored: LifecycleEvent[] }[] = [];
+    const all: LifecycleEvent[] = batch.others?.events ?? [];
+    let sources = all.length > 0 ? 1 : 0;
     for (const reply of batch.replies) {
       const entry = this.#settled(reply.id);
       if (entry === undefined) continue;
-      if (reply.ok) entry.resolve(reply.value);
+      const stored = reply.ok ? storedEvents(entry.request, reply.value) : NO_EVENTS;
+      if (stored.length > 0) {
+        for (const event of stored) all.push(event);
+        sources++;
+      }
+      settled.push({ entry, reply, stored });
+    }
+    if (all.length > 0 && this.#options.onStored) {
+      if (sources > 1) all.sort((a, b) => a.seq - b.seq);
+      this.#options.onStored(all);
+    }
+    for (const { entry, reply, stored } of settled) {
+      if (reply.ok) entry.resolve({ value: reply.value, stored });
       else entry.reject(fromWireError(reply.error));
     }
+    const handedOver = batch.others?.handedOver;
+    if (handedOver && handedOver.length > 0) this.#options.onHandedOver?.(handedOver);
   }
 
   #onFailure(error: Error): void {

@@ -99,8 +99,21 @@ export type Request = {
     readonly args: OpTable[K]['args'];
     /** A commit sent while others were still unanswered: several clients are committing at once. */
     readonly company?: boolean;
+    /**
+     * From an attached client (another thread), a commit whose message the owner is to
+     * deliver: once committed, the message (body included) goes to the owner with its
+     * stored events (`ReplyBatch.others.handedOver`).
+     */
+    readonly handOver?: boolean;
   };
 }[Op];
+
+/** A message committed by an attached client, handed to the owner front (which delivers it). */
+export interface HandedOver {
+  readonly message: NewMessage;
+  /** Its events as stored (with their seq). */
+  readonly events: LifecycleEvent[];
+}
 
 export type WireErrorKind = 'full' | 'io' | 'not-found' | 'invalid' | 'closed';
 
@@ -127,6 +140,25 @@ export interface ReplyBatch {
   readonly groups: number;
   readonly items: number;
   readonly logs: LogRecord[];
+  /**
+   * Owner only: what the batch stored for attached clients: their events (with seq)
+   * and the messages they handed over, so the owner hears of every stored event.
+   */
+  readonly others?: { readonly events: LifecycleEvent[]; readonly handedOver: HandedOver[] };
+}
+
+/** The events a successful write stored, with their seqs (none for ops that store none). */
+export function storedEvents(request: Request, value: unknown): LifecycleEvent[] {
+  switch (request.op) {
+    case 'commit':
+      return request.args[1]?.events ? withSeqs(request.args[1].events, value as number[]) : [];
+    case 'update':
+      return request.args[1] ? withSeqs(request.args[1], (value as StoredUpdate).seqs) : [];
+    case 'cancel':
+      return value as LifecycleEvent[];
+    default:
+      return [];
+  }
 }
 
 /** A batch never holds more than this many requests or body bytes (the rest waits). */

@@ -10,7 +10,7 @@
  * terminates the thread at once.
  * No untrusted input.
  */
-import { Worker } from 'node:worker_threads';
+import { type MessagePort, Worker } from 'node:worker_threads';
 import { type EngineOptions, SqliteEngine } from './engine.ts';
 import { batchLength, type ReplyBatch, type Request } from './protocol.ts';
 
@@ -59,6 +59,11 @@ export class WorkerTransport implements Transport {
   setActive(active: boolean): void {
     if (active) this.#worker.ref();
     else this.#worker.unref();
+  }
+
+  /** Hands the worker a port another thread's client speaks on (worker.ts `attach`). */
+  attach(port: MessagePort): void {
+    this.#worker.postMessage({ attach: port }, [port]);
   }
 
   async shutdown(): Promise<void> {

@@ -1,27 +1,61 @@
 /**
  * Worker-thread entry of the SQLite spool: owns the engine and its connection.
  *
- * In: arrays of `Request`s on the parent port; `workerData` is the `EngineOptions`.
- * Out: one `ReplyBatch` message per batch, read bodies transferred (not copied).
+ * In: arrays of `Request`s on the parent port (the owner front) and on any port the
+ * owner attaches (`{ attach: MessagePort }`: another thread's client, e.g. the SMTP
+ * ingress thread); `workerData` is the `EngineOptions`. Out: one `ReplyBatch` per
+ * batch to each client that had requests in it, read bodies transferred (not copied).
+ * The owner's batch also carries what the others stored (`others`: their events with
+ * seq, and the messages they handed over, bodies transferred), so one thread hears
+ * of every stored event, in one ordered stream.
+ *
  * Group commit: every request that has arrived is drained synchronously with
  * `receiveMessageOnPort`, so requests that queued up during the previous sync
- * share the next one. While several clients commit at once (a commit in the
- * batch was sent while others were unanswered: `Request.company`), a batch holding
- * commits first waits up to GATHER_MS for more to arrive: each transaction writes
- * the pages it touches once and syncs once, so a batch of ten commits costs far
- * less than ten of one. A lone client sending message after message never waits.
- * After the engine answers `close`, the port is closed and the thread ends. A bug
- * here throws out of the thread; the front sees the worker's `error`/`exit` and
+ * share the next one, whichever thread sent them. While several clients commit at
+ * once (a commit in the batch was sent while others were unanswered:
+ * `Request.company`), a batch holding commits first waits up to GATHER_MS for more
+ * to arrive: each transaction writes the pages it touches once and syncs once, so a
+ * batch of ten commits costs far less than ten of one. A lone client sending message
+ * after message never waits. Request ids are each client's own; here they are
+ * renumbered so that they are unique in a batch, and given back in the replies.
+ * After the engine answers `close`, every port is closed and the thread ends. A bug
+ * here throws out of the thread; the owner sees the worker's `error`/`exit` and
  * fails every pending call with SPOOL_IO.
  */
-import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import type { LifecycleEvent } from '../../contracts/events.ts';
 import { type EngineOptions, SqliteEngine } from './engine.ts';
-import { BATCH_LIMITS, batchLength, type Reply, type Request, requestBytes } from './protocol.ts';
+import {
+  BATCH_LIMITS,
+  batchLength,
+  type HandedOver,
+  type Reply,
+  type ReplyBatch,
+  type Request,
+  requestBytes,
+  storedEvents,
+} from './protocol.ts';
 
-const port = parentPort;
-if (port === null) throw new Error('spool worker must run in a worker thread');
+const ownerPort = parentPort;
+if (ownerPort === null) throw new Error('spool worker must run in a worker thread');
+
+interface Client {
+  readonly port: MessagePort;
+  readonly owner: boolean;
+}
+
+/** Where a renumbered request came from. */
+interface Origin {
+  readonly client: Client;
+  readonly id: number;
+  readonly request: Request;
+}
 
 const engine = new SqliteEngine(workerData as EngineOptions);
+const owner: Client = { port: ownerPort as MessagePort, owner: true };
+const clients: Client[] = [owner];
+const origins = new Map<number, Origin>();
+let nextId = 1;
 const backlog: Request[] = [];
 let backlogBytes = 0;
 let running = false;
@@ -47,10 +81,12 @@ function gatherCommits(): void {
 }
 
 function takeWaiting(): void {
-  while (backlog.length < BATCH_LIMITS.requests && backlogBytes <= BATCH_LIMITS.bodyBytes) {
-    const received = receiveMessageOnPort(port!);
-    if (received === undefined) return;
-    enqueue(received.message as Request[]);
+  for (const client of clients) {
+    while (backlog.length < BATCH_LIMITS.requests && backlogBytes <= BATCH_LIMITS.bodyBytes) {
+      const received = receiveMessageOnPort(client.port);
+      if (received === undefined) break;
+      receive(client, received.message);
+    }
   }
 }
 
@@ -58,13 +94,57 @@ function takeWaiting(): void {
 function transferables(replies: readonly Reply[]): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const reply of replies) {
-    if (!reply.ok || !(reply.value instanceof Uint8Array)) continue;
-    const { buffer, byteOffset, byteLength } = reply.value;
-    if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) {
-      out.push(buffer);
-    }
+    if (reply.ok && reply.value instanceof Uint8Array) addWhole(out, reply.value);
   }
   return out;
+}
+
+function addWhole(out: ArrayBuffer[], bytes: Uint8Array): void {
+  const { buffer, byteOffset, byteLength } = bytes;
+  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) out.push(buffer);
+}
+
+/** Sends each client its replies, and the owner what the others stored (and the logs). */
+function answer(result: ReplyBatch): void {
+  const { replies, groups, items, logs } = result;
+  const byClient = new Map<Client, Reply[]>();
+  const events: LifecycleEvent[] = [];
+  const handedOver: HandedOver[] = [];
+  for (const reply of replies) {
+    const origin = origins.get(reply.id);
+    if (origin === undefined) continue;
+    origins.delete(reply.id);
+    // The engine's reply object, given back its client's id.
+    (reply as { id: number }).id = origin.id;
+    const list = byClient.get(origin.client);
+    if (list === undefined) byClient.set(origin.client, [reply]);
+    else list.push(reply);
+    if (origin.client.owner || !reply.ok) continue;
+    const stored = storedEvents(origin.request, reply.value);
+    for (const event of stored) events.push(event);
+    if (origin.request.op === 'commit' && origin.request.handOver)
+      handedOver.push({ message: origin.request.args[0], events: stored });
+  }
+  // The owner first: it publishes the events, usually before a client hears its 250.
+  const mine = byClient.get(owner) ?? [];
+  if (mine.length > 0 || events.length > 0 || handedOver.length > 0 || logs.length > 0) {
+    const transfer = transferables(mine);
+    for (const h of handedOver) addWhole(transfer, h.message.body);
+    owner.port.postMessage(
+      {
+        replies: mine,
+        groups,
+        items,
+        logs,
+        ...(events.length > 0 || handedOver.length > 0 ? { others: { events, handedOver } } : {}),
+      },
+      transfer,
+    );
+  }
+  for (const [client, list] of byClient) {
+    if (client.owner) continue;
+    client.port.postMessage({ replies: list, groups, items, logs: [] }, transferables(list));
+  }
 }
 
 function drain(): void {
@@ -76,9 +156,9 @@ function drain(): void {
       const batch = backlog.splice(0, batchLength(backlog));
       for (const request of batch) backlogBytes -= requestBytes(request);
       const result = engine.runBatch(batch);
-      port!.postMessage(result, transferables(result.replies));
+      answer(result);
       if (engine.closed) {
-        port!.close();
+        for (const client of clients) client.port.close();
         return;
       }
       if (engine.checkpointOverdue) engine.idle(true);
@@ -89,18 +169,40 @@ function drain(): void {
   }
 }
 
-/** The front posts requests as arrays (one request each today). */
-function enqueue(requests: readonly Request[]): void {
-  for (const request of requests) {
-    backlog.push(request);
-    backlogBytes += requestBytes(request);
+/** A client's message: requests (an array), or, from the owner, a port to attach. */
+function receive(client: Client, message: unknown): void {
+  if (Array.isArray(message)) {
+    for (const request of message as Request[]) {
+      const id = nextId++;
+      origins.set(id, { client, id: request.id, request });
+      // The worker's own copy of the request: renumbered in place.
+      (request as { id: number }).id = id;
+      backlog.push(request);
+      backlogBytes += requestBytes(request);
+    }
+  } else if (client.owner && typeof message === 'object' && message !== null && 'attach' in message) {
+    attach((message as { attach: MessagePort }).attach);
   }
 }
 
-port.on('message', (requests: Request[]) => {
-  enqueue(requests);
-  if (!running) drain();
-});
+function attach(port: MessagePort): void {
+  const client: Client = { port, owner: false };
+  clients.push(client);
+  listen(client);
+  port.once('close', () => {
+    const at = clients.indexOf(client);
+    if (at >= 0) clients.splice(at, 1);
+  });
+}
+
+function listen(client: Client): void {
+  client.port.on('message', (message: unknown) => {
+    receive(client, message);
+    if (!running && backlog.length > 0) drain();
+  });
+}
+
+listen(owner);
 
 let idleTimer: NodeJS.Timeout | undefined;
 

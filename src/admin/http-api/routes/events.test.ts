@@ -30,9 +30,9 @@ function accept(to: string): Promise<string> {
 }
 
 /** Stores events as the queue does and publishes the stored copies. */
+/** Stores events; the spool publishes them to the bus as it does in the runtime. */
 async function storeAndPublish(events: LifecycleEvent[]): Promise<readonly LifecycleEvent[]> {
   const { events: stored } = await api.spool.update([], events);
-  api.bus.publish(stored);
   return stored;
 }
 

@@ -28,8 +28,8 @@ const ACTIONS: Readonly<Record<MessageAction, (deps: ApiDeps, id: string) => Pro
     return { changed };
   },
   async cancel(deps, id) {
+    // The spool publishes the `cancelled` events it stored.
     const events = await deps.spool.cancel(id);
-    if (events.length > 0) deps.publish?.(events);
     const inFlight = events.filter((e) => e.type === 'cancelled' && e.inFlight === true).length;
     return { changed: events.length, inFlight };
   },
