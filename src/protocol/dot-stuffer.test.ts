@@ -139,13 +139,17 @@ describe('unchangedDataEnd', () => {
 
   it('gives the same bytes as the stuffer whenever it says unchanged, and says so whenever it could (seeded)', () => {
     const random = seededRandom(20261207);
-    const alphabet = ['a', 'b', '.', ' ', '\r\n', '\r\n', '\r', '\n'];
+    const alphabet = ['a', 'b', '.', ' ', '\r\n', '\r\n', '\r', '\n', 'abcdefgh', 'abcdefghijklmnop', '\t'];
     let unchanged = 0;
     for (let n = 0; n < 20_000; n++) {
       const parts: string[] = [];
-      const length = Math.floor(random() * 12);
+      // Short bodies, and long ones that the four-bytes-at-a-time path reads.
+      const length = Math.floor(random() * (n % 2 === 0 ? 12 : 120));
       for (let i = 0; i < length; i++) parts.push(alphabet[Math.floor(random() * alphabet.length)]!);
-      const body = Buffer.from(parts.join(''), 'latin1');
+      // At every alignment of the underlying buffer.
+      const text = parts.join('');
+      const shift = n % 4;
+      const body = Buffer.from(`${'x'.repeat(shift)}${text}`, 'latin1').subarray(shift);
       const stuffed = dotStuff(body);
       const end = unchangedDataEnd(body);
       if (end !== undefined) {

@@ -99,20 +99,40 @@ const END_AFTER_TEXT = Buffer.from('\r\n.\r\n', 'latin1');
  * no line starts with "." (the spool's canonical form, almost always true): then the
  * DATA stream is the body itself plus ".\r\n" (or "\r\n.\r\n" after an unterminated
  * last line), with no copy and no per-line work. Otherwise DotStuffer does the job.
- * One pass over the bytes; it reads the body and never changes it.
+ * One pass over the bytes, four at a time where no byte below 0x0E (CR, LF and the
+ * other controls) can be among them; it reads the body and never changes it.
  */
 export function unchangedDataEnd(body: Uint8Array): Buffer | undefined {
   const length = body.length;
   if (length === 0) return END_AFTER_CRLF;
   if (body[0] === DOT) return undefined;
-  for (let i = 0; i < length; i++) {
+  const offset = body.byteOffset;
+  const alignedStart = (offset + 3) & ~3;
+  const wordCount = Math.max(0, ((offset + length) & ~3) - alignedStart) >> 2;
+  const words = new Uint32Array(body.buffer, alignedStart, wordCount);
+  const wordsFrom = alignedStart - offset;
+  let i = 0;
+  for (;;) {
+    if (i >= wordsFrom && ((i - wordsFrom) & 3) === 0) {
+      // Skip whole words with no byte below 0x0E (the expression is non-zero exactly
+      // when one of w's four bytes is below 0x0E).
+      let k = (i - wordsFrom) >> 2;
+      while (k < wordCount) {
+        const w = words[k]!;
+        if (((w - 0x0e0e0e0e) & ~w & 0x80808080) !== 0) break;
+        k++;
+      }
+      i = wordsFrom + k * 4;
+    }
+    if (i >= length) break;
     const byte = body[i]!;
-    if (byte > CR) continue;
     if (byte === LF) return undefined;
-    if (byte !== CR) continue;
-    if (body[i + 1] !== LF) return undefined;
-    i++;
-    if (body[i + 1] === DOT) return undefined;
+    if (byte !== CR) {
+      i++;
+      continue;
+    }
+    if (body[i + 1] !== LF || body[i + 2] === DOT) return undefined;
+    i += 2;
   }
   return body[length - 1] === LF ? END_AFTER_CRLF : END_AFTER_TEXT;
 }
