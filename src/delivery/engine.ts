@@ -55,11 +55,30 @@ export interface EngineStats {
   readonly messagesChained: number;
 }
 
+/**
+ * A direct route once decided (MX lookup, TLS policy, destination) serves the domain's
+ * next jobs for this long without deciding again: under load a domain gets many jobs a
+ * second, and each decision walks the DNS cache, the MX ordering and the TLS rules.
+ * DNS and MTA-STS changes take effect within this much of when they would otherwise.
+ */
+const ROUTE_REUSE_MS = 1000;
+/** Routes remembered at most (a flood of distinct domains starts the map over). */
+const MAX_REUSED_ROUTES = 10_000;
+
+interface DecidedRoute {
+  readonly at: number;
+  readonly destination: Destination;
+  readonly plan: ConnectPlan;
+  readonly finish: (outcomes: RecipientOutcome[]) => RecipientOutcome[];
+}
+
 export class DeliveryEngine {
   #options: EngineOptions;
   #destinations = new Map<string, Destination>();
   /** Domain -> destination key, so the queue can see which domains are backed off or saturated. */
   #domainKeys = new Map<string, string>();
+  /** Domain -> its direct route as last decided (see ROUTE_REUSE_MS). */
+  #routes = new Map<string, DecidedRoute>();
 
   constructor(options: EngineOptions) {
     this.#options = options;
@@ -135,6 +154,11 @@ export class DeliveryEngine {
   }
 
   async #direct(job: DeliveryJob): Promise<RecipientOutcome[]> {
+    const now = this.#options.now();
+    const known = this.#routes.get(job.domain);
+    if (known !== undefined && now - known.at < ROUTE_REUSE_MS) {
+      return known.finish(await known.destination.enqueue(job, known.plan));
+    }
     const route = 'direct';
     let lookup = await this.#options.resolver.resolveMx(job.domain);
     if (lookup.kind === 'temporary' && lookup.code === 'DNS_REFUSED')
@@ -206,13 +230,17 @@ export class DeliveryEngine {
         if (tls.kind === 'defer') return this.#verdict(job, 'deferred', tls.reply, tls.errorCode, route);
         const key = `mx:${[...hosts].sort().join(',')}:${this.#options.mxPort}${tls.keySuffix}`;
         const plan: ConnectPlan = { targets: tls.targets, tls: tls.tls, route };
-        const outcomes = await this.#destination(
+        const destination = this.#destination(
           key,
           job.domain,
           shapingFor(this.#options.shaping, job.domain, hosts),
           tls.wrapConnect?.(this.#options.connect),
-        ).enqueue(job, plan);
-        return tls.finish(outcomes);
+        );
+        if (tls.reusable) {
+          if (this.#routes.size >= MAX_REUSED_ROUTES) this.#routes.clear();
+          this.#routes.set(job.domain, { at: now, destination, plan, finish: tls.finish });
+        }
+        return tls.finish(await destination.enqueue(job, plan));
       }
       default: {
         const never: never = lookup;

@@ -36,6 +36,12 @@ export type TlsDecision =
       /** Applied to the outcomes: TLS failures under a required policy get a 4.7.5 reply. */
       readonly finish: (outcomes: RecipientOutcome[]) => RecipientOutcome[];
       readonly sts?: 'enforce' | 'testing';
+      /**
+       * The same decision may serve the domain's next jobs for a moment: false when
+       * deciding recorded a TLS-RPT failure (a policy that could not be fetched or
+       * parsed), which each job must record again.
+       */
+      readonly reusable: boolean;
     }
   | { readonly kind: 'defer'; readonly reply: SmtpReply; readonly errorCode: string };
 
@@ -60,6 +66,7 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
     targets,
     keySuffix: configured === 'may' ? '' : `:tls=${configured}`,
     finish: (outcomes) => requiredTlsReply(outcomes, configured, `TLS policy "${configured}" for ${domain}`),
+    reusable: true,
   };
   if (!input.mtaSts) return plain;
   const sts = await input.mtaSts.lookup(domain);
@@ -70,7 +77,7 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
       { policyType: 'sts' },
       sts.reason === 'invalid' ? 'sts-policy-invalid' : 'sts-policy-fetch-error',
     );
-    return plain;
+    return { ...plain, reusable: false };
   }
   const policy = sts.policy;
   if (policy.mode === 'none') return plain;
@@ -110,6 +117,7 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
     keySuffix: `:sts=${domain}/${policy.id}`,
     finish: (outcomes) => requiredTlsReply(outcomes, 'verify', `MTA-STS policy of ${domain} (enforce)`),
     sts: 'enforce',
+    reusable: true,
     ...(wrapConnect ? { wrapConnect } : {}),
   };
 }
