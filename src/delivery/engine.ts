@@ -70,6 +70,8 @@ interface DecidedRoute {
   readonly destination: Destination;
   readonly plan: ConnectPlan;
   readonly finish: (outcomes: RecipientOutcome[]) => RecipientOutcome[];
+  /** TLS-RPT failures the decision recorded, recorded again for each job it serves. */
+  readonly recordAgain?: () => void;
 }
 
 export class DeliveryEngine {
@@ -157,6 +159,7 @@ export class DeliveryEngine {
     const now = this.#options.now();
     const known = this.#routes.get(job.domain);
     if (known !== undefined && now - known.at < ROUTE_REUSE_MS) {
+      known.recordAgain?.();
       return known.finish(await known.destination.enqueue(job, known.plan));
     }
     const route = 'direct';
@@ -236,10 +239,14 @@ export class DeliveryEngine {
           shapingFor(this.#options.shaping, job.domain, hosts),
           tls.wrapConnect?.(this.#options.connect),
         );
-        if (tls.reusable) {
-          if (this.#routes.size >= MAX_REUSED_ROUTES) this.#routes.clear();
-          this.#routes.set(job.domain, { at: now, destination, plan, finish: tls.finish });
-        }
+        if (this.#routes.size >= MAX_REUSED_ROUTES) this.#routes.clear();
+        this.#routes.set(job.domain, {
+          at: now,
+          destination,
+          plan,
+          finish: tls.finish,
+          ...(tls.recordAgain ? { recordAgain: tls.recordAgain } : {}),
+        });
         return tls.finish(await destination.enqueue(job, plan));
       }
       default: {

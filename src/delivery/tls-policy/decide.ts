@@ -37,11 +37,10 @@ export type TlsDecision =
       readonly finish: (outcomes: RecipientOutcome[]) => RecipientOutcome[];
       readonly sts?: 'enforce' | 'testing';
       /**
-       * The same decision may serve the domain's next jobs for a moment: false when
-       * deciding recorded a TLS-RPT failure (a policy that could not be fetched or
-       * parsed), which each job must record again.
+       * What deciding recorded for TLS-RPT (a policy that could not be fetched or
+       * parsed), to record again for each later job the same decision serves.
        */
-      readonly reusable: boolean;
+      readonly recordAgain?: () => void;
     }
   | { readonly kind: 'defer'; readonly reply: SmtpReply; readonly errorCode: string };
 
@@ -66,18 +65,19 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
     targets,
     keySuffix: configured === 'may' ? '' : `:tls=${configured}`,
     finish: (outcomes) => requiredTlsReply(outcomes, configured, `TLS policy "${configured}" for ${domain}`),
-    reusable: true,
   };
   if (!input.mtaSts) return plain;
   const sts = await input.mtaSts.lookup(domain);
   if (sts.kind === 'none') return plain;
   if (sts.kind === 'error') {
-    reports?.recordFailure(
-      domain,
-      { policyType: 'sts' },
-      sts.reason === 'invalid' ? 'sts-policy-invalid' : 'sts-policy-fetch-error',
-    );
-    return { ...plain, reusable: false };
+    const record = (): void =>
+      reports?.recordFailure(
+        domain,
+        { policyType: 'sts' },
+        sts.reason === 'invalid' ? 'sts-policy-invalid' : 'sts-policy-fetch-error',
+      );
+    record();
+    return { ...plain, recordAgain: record };
   }
   const policy = sts.policy;
   if (policy.mode === 'none') return plain;
@@ -117,7 +117,6 @@ export async function decideTls(input: TlsDecisionInput): Promise<TlsDecision> {
     keySuffix: `:sts=${domain}/${policy.id}`,
     finish: (outcomes) => requiredTlsReply(outcomes, 'verify', `MTA-STS policy of ${domain} (enforce)`),
     sts: 'enforce',
-    reusable: true,
     ...(wrapConnect ? { wrapConnect } : {}),
   };
 }

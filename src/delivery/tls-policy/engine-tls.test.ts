@@ -266,8 +266,8 @@ describe('outbound TLS policy and MTA-STS', () => {
     assert.equal(broken.kind, 'delivered', broken.reply.text);
     const r = report('sts-broken.test');
     assert.equal(r?.failureDetails[0]?.resultType, 'sts-policy-fetch-error');
-    // The engine reuses a domain's route for a moment, but not one whose decision
-    // recorded a failure: the next job records its own.
+    // The engine reuses a domain's route for a moment; a failure its decision recorded is
+    // recorded again for each job it serves.
     const before = r?.totalFailureSessionCount ?? 0;
     assert.equal((await deliver('sts-broken.test')).kind, 'delivered');
     assert.equal(report('sts-broken.test')?.totalFailureSessionCount, before + 1);
