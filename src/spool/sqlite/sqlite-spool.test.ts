@@ -123,8 +123,7 @@ describe('sqlite spool specifics', () => {
       }
       await Promise.all(pending);
       const groups = spool.commitGroups().groups - before.groups;
-      console.log('GROUPS', groups);
-      // The first alone (nobody was committing), then about a millisecond's worth at a time.
+      // The first alone (nobody was committing), then a gathering interval's worth at a time.
       assert.ok(groups <= 12, `41 commits in ${groups} transactions`);
     } finally {
       await spool.close();
