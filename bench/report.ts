@@ -115,7 +115,10 @@ export function formatTable(results: Results, sinkKind: string): string {
   if (l)
     parts.push(
       section(`latency (at ${l.targetRate} msgs/s, half of ${l.peakRate})`, [
-        ['achieved', `${l.achievedRate} msgs/s (${l.accepted} accepted, ${l.failed} failed)`],
+        [
+          'achieved',
+          `${l.achievedRate} msgs/s (${l.accepted} accepted, ${l.failed} failed), after a ${l.warmup.seconds} s warm-up (${l.warmup.accepted} messages, not measured)`,
+        ],
         ['DATA->250 p50/p90/p99/max', pct(l.dataTo250Ms)],
         [
           '250->delivered p50/p90/p99/max',

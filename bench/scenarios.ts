@@ -83,6 +83,8 @@ export interface LatencyResult {
   readonly achievedRate: number;
   readonly accepted: number;
   readonly failed: number;
+  /** The unmeasured run before: its length and the messages it sent. */
+  readonly warmup: { readonly seconds: number; readonly accepted: number };
   readonly dataTo250Ms: Percentiles;
   readonly acceptToDeliveredMs: Percentiles;
   /** Remote's reply -> event on the live stream (absent when timing fell back to polling). */
@@ -272,6 +274,9 @@ async function calibrate(ctx: BenchContext, server: ServerProcess): Promise<numb
   return rate(load.accepted, load.endedAt - load.startedAt);
 }
 
+/** Load run before the latency measurement, at its rate, and not counted. */
+const LATENCY_WARMUP_SECONDS = 3;
+
 export async function latencyScenario(ctx: BenchContext, measuredPeak?: number): Promise<LatencyResult> {
   return withServer(ctx, {}, async (server) => {
     let peak = measuredPeak ?? 0;
@@ -280,6 +285,18 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
       peak = await calibrate(ctx, server);
     }
     const target = Math.max(1, Math.round(ctx.options.latencyRate ?? peak / 2));
+    // A fresh server spends its first second warming up (JIT, DNS, connections to every
+    // destination) while the ingress thread already answers at full speed: that second
+    // is run at the same rate and left out, so the figures describe the steady state.
+    ctx.log(`  ${LATENCY_WARMUP_SECONDS} s warm-up at ${target} msgs/s (not measured)`);
+    const warmup = await recordLoad(ctx, 'latency warm-up', () =>
+      runLoad({
+        ...baseLoad(ctx, server),
+        count: Math.ceil(target * LATENCY_WARMUP_SECONDS),
+        durationMs: LATENCY_WARMUP_SECONDS * 1000,
+        ratePerSecond: target,
+      }),
+    );
     const seconds = ctx.options.latencySeconds;
     const expected = Math.min(MAX_LATENCY_MESSAGES, Math.ceil(target * seconds));
     const every = Math.max(1, Math.floor(expected / ctx.options.latencySamples));
@@ -312,6 +329,7 @@ export async function latencyScenario(ctx: BenchContext, measuredPeak?: number):
       achievedRate: round(rate(load.accepted, load.endedAt - load.startedAt)),
       accepted: load.accepted,
       failed: load.failed,
+      warmup: { seconds: LATENCY_WARMUP_SECONDS, accepted: warmup.accepted },
       dataTo250Ms: roundPercentiles(percentiles(load.latenciesMs)),
       acceptToDeliveredMs: roundPercentiles(percentiles(probe.latenciesMs)),
       ...(probe.feedbackMs && probe.feedbackMs.length > 0

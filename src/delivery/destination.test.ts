@@ -1,7 +1,7 @@
 /**
- * How a destination spreads jobs over connections: a busy connection carries the
- * next waiting job with its final dot, so another connection opens only for jobs
- * beyond those; and a job that arrives while a message is being sent rides with that
+ * How a destination spreads jobs over connections: one per waiting job up to
+ * maxConnections; past that, a busy connection carries the next waiting job with its
+ * final dot, and a job that arrives while a message is being sent rides with that
  * message's final dot when its transaction can be had at once (`loadTransactionNow`).
  * Real sockets: a scriptable sink on loopback that answers slowly, so jobs arrive
  * while earlier ones are on the wire.
@@ -50,10 +50,10 @@ describe('Destination', () => {
     await sink.close();
   });
 
-  function destination(now: boolean): { destination: Destination; plan: ConnectPlan } {
+  function destination(now: boolean, maxConnections = 1): { destination: Destination; plan: ConnectPlan } {
     const deps: DestinationDeps = {
       key: 'test',
-      rule: DEFAULT_SHAPING,
+      rule: { ...DEFAULT_SHAPING, maxConnections },
       localHostname: 'mx.mxpress.test',
       timeouts: undefined,
       idleMs: 5_000,
@@ -71,18 +71,21 @@ describe('Destination', () => {
     return { destination: new Destination(deps, plan), plan };
   }
 
-  it('opens connections only for jobs the busy ones cannot carry', async () => {
-    const { destination: d, plan } = destination(true);
-    const outcomes = await Promise.all([1, 2, 3].map((n) => d.enqueue(job(n), plan)));
-    assert.deepEqual(
-      outcomes.map((o) => o[0]!.kind),
-      ['delivered', 'delivered', 'delivered'],
-    );
-    // Job 1 opened a connection; job 2 was more than one busy connection could carry, so
-    // it opened the second; job 3 rode with a final dot.
-    assert.equal(d.counters.connections, 2);
-    assert.equal(d.counters.chained, 1);
-    await d.close();
+  it('opens a connection per waiting job up to maxConnections; past it, busy ones carry the rest', async () => {
+    for (const [max, connections, chained] of [
+      [16, 3, 0],
+      [2, 2, 1],
+    ] as const) {
+      const { destination: d, plan } = destination(true, max);
+      const outcomes = await Promise.all([1, 2, 3].map((n) => d.enqueue(job(n), plan)));
+      assert.deepEqual(
+        outcomes.map((o) => o[0]!.kind),
+        ['delivered', 'delivered', 'delivered'],
+      );
+      assert.equal(d.counters.connections, connections, `maxConnections ${max}`);
+      assert.equal(d.counters.chained, chained, `maxConnections ${max}`);
+      await d.close();
+    }
   });
 
   for (const now of [true, false]) {

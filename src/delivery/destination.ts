@@ -138,9 +138,9 @@ export class Destination {
       this.#schedulePauseEnd();
       return;
     }
-    // Each new worker takes a job synchronously. A busy worker carries one waiting job
-    // with its final dot, so another connection opens only for jobs beyond those.
-    while (this.#active < this.#deps.rule.maxConnections && this.#queue.length > this.#active) {
+    // Each new worker takes a job synchronously, so this spawns one worker per waiting job;
+    // at maxConnections, busy workers carry the waiting jobs with their final dots.
+    while (this.#active < this.#deps.rule.maxConnections && this.#queue.length > 0) {
       this.#active++;
       void this.#worker();
     }
