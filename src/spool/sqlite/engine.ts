@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
   EngineError,
+  LAZY_SYNC_OPS,
   type LogRecord,
   OP_KIND,
   type Reply,
@@ -89,9 +90,6 @@ const CHECKPOINT_IDLE_MS = 200;
 const CHECKPOINT_BUSY_MS = 400;
 /** After this many transactions the WAL is rewound to its start (RESTART checkpoint). */
 const CHECKPOINT_RESTART_TRANSACTIONS = 1000;
-
-/** Writes whose loss in a power cut costs at most a repeated attempt (see #syncFor). */
-const LAZY_SYNC_OPS: ReadonlySet<string> = new Set(['update', 'claimDue', 'release', 'purge']);
 
 export class SqliteEngine {
   readonly #options: EngineOptions;

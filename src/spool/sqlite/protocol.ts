@@ -92,6 +92,13 @@ export const OP_KIND: Readonly<Record<Op, 'control' | 'write' | 'read'>> = {
   stats: 'read',
 };
 
+/**
+ * Writes of delivery bookkeeping: appended to the WAL without a sync of their own
+ * (engine.ts #syncFor); every other write (new mail above all) is synced before it is
+ * answered.
+ */
+export const LAZY_SYNC_OPS: ReadonlySet<Op> = new Set<Op>(['update', 'claimDue', 'release', 'purge']);
+
 export type Request = {
   [K in Op]: {
     readonly id: number;

@@ -12,7 +12,7 @@
  */
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { type EngineOptions, SqliteEngine } from './engine.ts';
-import { batchLength, type ReplyBatch, type Request } from './protocol.ts';
+import { batchLength, LAZY_SYNC_OPS, type ReplyBatch, type Request } from './protocol.ts';
 
 export interface TransportEvents {
   onBatch(batch: ReplyBatch): void;
@@ -32,6 +32,8 @@ export class WorkerTransport implements Transport {
   readonly #worker: Worker;
   readonly #exited: Promise<void>;
   #closing = false;
+  /** Delivery bookkeeping waiting for the end of this turn (see send). */
+  readonly #lazy: Request[] = [];
 
   constructor(options: EngineOptions, events: TransportEvents) {
     this.#worker = new Worker(new URL('./worker.ts', import.meta.url), {
@@ -51,10 +53,23 @@ export class WorkerTransport implements Transport {
 
   send(request: Request, transfer: readonly ArrayBuffer[]): void {
     if (request.op === 'close') this.#closing = true;
-    // At once, not gathered for a turn: side by side, a commit that waits for the
-    // end of the event-loop turn cost more (latency) than the fewer wakeups saved.
-    this.#worker.postMessage([request], [...transfer]);
+    // Delivery bookkeeping (updates, claims, releases) made in one turn of the event
+    // loop goes as one message, at the end of the turn: one wakeup of the spool's thread
+    // instead of one per delivery. Anything else goes at once (side by side, a commit
+    // that waited for the end of the turn cost more in latency than the wakeups it
+    // saved), taking the queued bookkeeping along, in order.
+    if (LAZY_SYNC_OPS.has(request.op) && transfer.length === 0) {
+      this.#lazy.push(request);
+      if (this.#lazy.length === 1) setImmediate(this.#flushLazy);
+      return;
+    }
+    const requests = this.#lazy.length > 0 ? [...this.#lazy.splice(0), request] : [request];
+    this.#worker.postMessage(requests, [...transfer]);
   }
+
+  readonly #flushLazy = (): void => {
+    if (this.#lazy.length > 0) this.#worker.postMessage(this.#lazy.splice(0));
+  };
 
   setActive(active: boolean): void {
     if (active) this.#worker.ref();
