@@ -48,8 +48,16 @@ export class SmtpTransport {
   #discarding = false;
   #plaintextDiscarded = false;
   #tlsInfo: TlsInfo | undefined;
-  #replyWaiter: ((reply: SmtpReply) => void) | undefined;
+  /** The one `readReply` waiting for a reply (replies are read one at a time, in order). */
+  #replyWaiter: { resolve(reply: SmtpReply): void; reject: Rejecter } | undefined;
   readonly #waiters = new Set<Rejecter>();
+  /**
+   * The time limit of the reply being waited for: one timer per connection, re-armed
+   * for each wait (`refresh` when the limit is the same) rather than one per reply.
+   */
+  #deadline: NodeJS.Timeout | undefined;
+  #deadlineMs = 0;
+  #deadlineWhat = '';
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
@@ -92,17 +100,17 @@ export class SmtpTransport {
    * Writes command lines in one write (one packet when pipelining) and expects one reply
    * per line. `discardAfterReply` is for STARTTLS: anything after its reply is dropped.
    */
-  async sendCommands(
+  sendCommands(
     lines: readonly string[],
     phase: SmtpClientPhase,
     timeoutMs: number,
     options: { readonly discardAfterReply?: boolean } = {},
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const bytes = commandBytes(lines, phase);
     this.#throwIfFailed(phase);
     this.#outstanding += lines.length;
     if (options.discardAfterReply) this.#discardAfterReply = true;
-    await this.writeData(bytes, phase, timeoutMs);
+    return this.writeData(bytes, phase, timeoutMs);
   }
 
   /**
@@ -110,16 +118,16 @@ export class SmtpTransport {
    * one reply per line after those already outstanding: the next transaction's MAIL,
    * RCPT and DATA riding with this one's final dot (RFC 2920 pipelining).
    */
-  async writeDataThenCommands(
+  writeDataThenCommands(
     bytes: readonly Uint8Array[],
     lines: readonly string[],
     phase: SmtpClientPhase,
     timeoutMs: number,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const commands = commandBytes(lines, 'mail');
     this.#throwIfFailed(phase);
     this.#outstanding += lines.length;
-    await this.writeData(Buffer.concat([...bytes, commands]), phase, timeoutMs);
+    return this.writeData(Buffer.concat([...bytes, commands]), phase, timeoutMs);
   }
 
   /** Expects one more reply without sending a command (the reply to the final dot). */
@@ -127,32 +135,60 @@ export class SmtpTransport {
     this.#outstanding += 1;
   }
 
-  /** Writes bytes; when the socket buffer is full, waits for 'drain' (bounded by timeoutMs). */
-  async writeData(bytes: Uint8Array, phase: SmtpClientPhase, timeoutMs: number): Promise<void> {
+  /**
+   * Writes bytes. Returns undefined when the socket took them (the usual case: callers
+   * need not wait), else a promise of 'drain' (bounded by timeoutMs). Throws at once
+   * when the transport has failed.
+   */
+  writeData(bytes: Uint8Array, phase: SmtpClientPhase, timeoutMs: number): Promise<void> | undefined {
     this.#throwIfFailed(phase);
     this.#phase = phase;
     const socket = this.#socket;
-    if (socket.write(bytes)) return;
-    await this.#wait<void>(phase, timeoutMs, 'the socket to drain', (done) => {
+    if (socket.write(bytes)) return undefined;
+    return this.#wait<void>(phase, timeoutMs, 'the socket to drain', (done) => {
       const onDrain = () => done();
       socket.once('drain', onDrain);
       return () => socket.off('drain', onDrain);
     });
   }
 
-  /** The next reply in command order. */
-  async readReply(phase: SmtpClientPhase, timeoutMs: number): Promise<SmtpReply> {
+  /**
+   * The next reply in command order: at once when it has arrived already, else a
+   * promise of it (rejected on failure, or on timeout, which fails the transport).
+   * Throws at once when the transport has failed and no reply is left.
+   */
+  readReply(phase: SmtpClientPhase, timeoutMs: number): SmtpReply | Promise<SmtpReply> {
     const queued = this.#replies.shift();
     if (queued) return queued;
     this.#throwIfFailed(phase);
     if (this.#outstanding === 0) throw new Error('SmtpTransport: readReply with no command outstanding');
-    return this.#wait<SmtpReply>(phase, timeoutMs, 'a reply', (done) => {
-      this.#replyWaiter = done;
-      return () => {
-        this.#replyWaiter = undefined;
-      };
+    this.#phase = phase;
+    return new Promise<SmtpReply>((resolve, reject) => {
+      this.#replyWaiter = { resolve, reject };
+      this.#arm(timeoutMs, 'a reply');
     });
   }
+
+  /** Starts the time limit of a reply wait. */
+  #arm(timeoutMs: number, what: string): void {
+    this.#deadlineWhat = what;
+    if (this.#deadline !== undefined && this.#deadlineMs === timeoutMs) {
+      this.#deadline.refresh();
+      return;
+    }
+    clearTimeout(this.#deadline);
+    this.#deadlineMs = timeoutMs;
+    this.#deadline = setTimeout(this.#onDeadline, timeoutMs);
+    this.#deadline.unref();
+  }
+
+  /** The limit ran out: only a wait still under way fails the transport. */
+  readonly #onDeadline = (): void => {
+    this.#deadline = undefined;
+    if (this.#replyWaiter === undefined) return;
+    const message = `no ${this.#deadlineWhat} within ${this.#deadlineMs} ms`;
+    this.fail(new SmtpClientError({ code: 'ETIMEDOUT', phase: this.#phase, message }));
+  };
 
   /** Upgrades to TLS after a 220 to STARTTLS; the plaintext parser state is thrown away. */
   async startTls(options: tls.ConnectionOptions, timeoutMs: number): Promise<void> {
@@ -176,6 +212,11 @@ export class SmtpTransport {
     if (this.#failure) return;
     this.#failure = error;
     this.#socket.destroy();
+    clearTimeout(this.#deadline);
+    this.#deadline = undefined;
+    const waiter = this.#replyWaiter;
+    this.#replyWaiter = undefined;
+    waiter?.reject(error);
     for (const reject of [...this.#waiters]) reject(error);
   }
 
@@ -290,8 +331,14 @@ export class SmtpTransport {
 
   #deliver(reply: SmtpReply): void {
     const waiter = this.#replyWaiter;
-    if (waiter) waiter(reply);
-    else this.#replies.push(reply);
+    if (waiter) {
+      // The deadline timer stays armed (re-armed by the next wait): it does nothing
+      // when it fires with no wait under way.
+      this.#replyWaiter = undefined;
+      waiter.resolve(reply);
+    } else {
+      this.#replies.push(reply);
+    }
   }
 
   #protocolError(message: string, cause?: unknown): void {
