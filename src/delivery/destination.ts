@@ -60,10 +60,10 @@ interface Waiting {
   readonly resolve: (outcomes: RecipientOutcome[]) => void;
 }
 
-/** A job taken off the queue by a worker, its message loading (or loaded: `tx`). */
+/** A job taken off the queue by a worker, its message loading (`load`) or loaded (`tx`). */
 interface Carried {
   readonly waiting: Waiting;
-  readonly load: Promise<OutboundTransaction | Error>;
+  readonly load?: Promise<OutboundTransaction | Error>;
   tx?: OutboundTransaction;
 }
 
@@ -173,7 +173,7 @@ export class Destination {
             carried = current;
             break;
           }
-          await this.#rateSlot();
+          if (this.#deps.rule.messagesPerMinute > 0) await this.#rateSlot();
           if (
             connection &&
             (!connection.usable ||
@@ -234,6 +234,9 @@ export class Destination {
   /** Starts loading `waiting`'s message; `tx` is set once it is loaded. */
   #carry(waiting: Waiting | undefined): Carried | undefined {
     if (!waiting) return undefined;
+    // A body still in memory makes the transaction at once, without a promise.
+    const now = this.#deps.loadTransactionNow?.(waiting.job);
+    if (now) return { waiting, tx: now };
     const carried: Carried = {
       waiting,
       load: this.#deps.loadTransaction(waiting.job).then(
@@ -253,7 +256,7 @@ export class Destination {
     const tx = waiting && this.#deps.loadTransactionNow?.(waiting.job);
     if (!waiting || !tx) return undefined;
     this.#queue.shift();
-    return { waiting, load: Promise.resolve(tx), tx };
+    return { waiting, tx };
   }
 
   /** A carried job that will not be sent by this worker goes back to the front of the queue. */
@@ -300,7 +303,7 @@ export class Destination {
   ): Promise<RecipientOutcome[]> {
     const route = this.#plan.route;
     const job = current.waiting.job;
-    const loaded = await current.load;
+    const loaded = current.tx ?? (await current.load!);
     if (loaded instanceof Error) {
       const local = new SmtpClientError({
         code: 'LOCAL',

@@ -56,7 +56,9 @@ export interface SchedulerDeps {
 export class Scheduler {
   #deps: SchedulerDeps;
   #inFlight = new Set<string>();
-  #running = new Set<Promise<void>>();
+  /** Jobs under way, and who waits for them all to finish (stop). */
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #polling = false;
   #stopped = false;
@@ -123,7 +125,10 @@ export class Scheduler {
   async stop(timeoutMs: number): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    const all = Promise.all([...this.#running]);
+    const all = new Promise<void>((resolve) => {
+      if (this.#running === 0) resolve();
+      else this.#idleWaiters.push(resolve);
+    });
     await Promise.race([all, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 
@@ -210,8 +215,8 @@ export class Scheduler {
           }),
         ),
       };
-      const run = this.#run(job).finally(() => this.#running.delete(run));
-      this.#running.add(run);
+      this.#running++;
+      void this.#run(job);
     }
   }
 
@@ -227,6 +232,7 @@ export class Scheduler {
       });
     } finally {
       for (const r of job.recipients) this.#inFlight.delete(key(job.messageId, r.index));
+      if (--this.#running === 0) for (const wake of this.#idleWaiters.splice(0)) wake();
     }
   }
 
