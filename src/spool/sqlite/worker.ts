@@ -66,7 +66,7 @@ let running = false;
  * its transaction and its sync. Time the previous transaction spent (its sync, mostly)
  * counts, so a batch waits only for what is left of the interval.
  */
-const GATHER_MS = 2;
+const GATHER_MS = 3;
 /** A batch with this many commits already goes at once. */
 const GATHER_ENOUGH = 64;
 const sleeper = new Int32Array(new SharedArrayBuffer(4));
