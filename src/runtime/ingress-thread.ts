@@ -30,6 +30,8 @@ export interface IngressThreadOptions {
   readonly sync: SyncWaiters;
   readonly observeAcceptLatency: (ms: number) => void;
   readonly log: (level: LogLevel, message: string, fields?: Record<string, unknown>) => void;
+  /** The thread's module (default ingress-worker.ts); tests give one that fails on cue. */
+  readonly module?: URL;
 }
 
 export interface IngressThread {
@@ -88,17 +90,20 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
     }
   }
 
-  /** Starts a thread; resolves once its listeners are bound, rejects with its error. */
+  /**
+   * Starts a thread; resolves once its listeners are bound, rejects with its error.
+   * A restarted thread binds the ports the first one got (an ephemeral `:0` too).
+   */
   function spawn(): Promise<void> {
     const spool = options.attachSpool();
     const data: IngressWorkerData = {
-      config: options.config,
+      config: listeners.length === 0 ? options.config : onBoundPorts(options.config, listeners),
       tls: options.tls,
       spool,
       claimFor: options.claimFor,
       suppression: options.suppression.snapshot(),
     };
-    const current = new Worker(new URL('./ingress-worker.ts', import.meta.url), {
+    const current = new Worker(options.module ?? new URL('./ingress-worker.ts', import.meta.url), {
       workerData: data,
       transferList: [spool],
       name: 'mxpress-ingress',
@@ -175,4 +180,13 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
       return drained;
     },
   };
+}
+
+/** The config with each SMTP listener on the port it was bound to (same names, same order). */
+function onBoundPorts(config: Config, bound: readonly ListenerInfo[]): Config {
+  const listeners = config.smtp.listeners.map((listener) => {
+    const port = bound.find((b) => b.name === listener.name)?.port;
+    return port === undefined ? listener : { ...listener, port };
+  });
+  return { ...config, smtp: { ...config.smtp, listeners } };
 }

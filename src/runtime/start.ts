@@ -47,7 +47,12 @@ export interface RunningMxpress {
 /** How long new recipients stay leased to this node's queue when committed (the fast path). */
 const LEASE_MS = 30 * 60_000;
 
-export async function startMxpress(config: Config): Promise<RunningMxpress> {
+export interface StartOptions {
+  /** The SMTP ingress thread's module (tests give one that fails on cue). */
+  readonly ingressModule?: URL;
+}
+
+export async function startMxpress(config: Config, options: StartOptions = {}): Promise<RunningMxpress> {
   const logger = pino({ level: config.log.level, base: { host: config.hostname } });
   const log = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     logger[level](fields ?? {}, message);
@@ -181,6 +186,7 @@ export async function startMxpress(config: Config): Promise<RunningMxpress> {
       sync: syncWaiters,
       observeAcceptLatency: (ms) => feedback.metrics.observeAcceptLatency(ms),
       log,
+      module: options.ingressModule,
     });
   } catch (error) {
     await deliverySide.stop(0);

@@ -27,6 +27,8 @@ export interface TestServerOptions {
   readonly argv?: readonly string[];
   readonly dataDir?: string;
   readonly mutate?: (config: Config) => Config;
+  /** The SMTP ingress thread's module, when a test replaces it. */
+  readonly ingressModule?: URL;
 }
 
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
@@ -44,7 +46,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
   if (!argv.includes('--http')) argv.push('--http', '127.0.0.1:0');
   let config = await loadConfig({ argv, env: {}, cwd: process.cwd() });
   if (options.mutate) config = options.mutate(config);
-  const running = await startMxpress(config);
+  const running = await startMxpress(config, { ingressModule: options.ingressModule });
   const first = running.listeners[0]!;
   return {
     config,

@@ -1,0 +1,97 @@
+/**
+ * The SMTP ingress thread failing (a bug) does not take mxpress down: its sessions
+ * are cut, the main thread starts another thread on the same port, and that one
+ * accepts and queues mail, sees suppression changes made after it started, and
+ * delivers; mail acknowledged before the failure is delivered too.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { type DeliveryLab, startDeliveryLab } from '../harness/delivery-lab.ts';
+import { rawSession } from '../harness/raw-session.ts';
+
+const failingModule = new URL('../harness/failing-ingress-worker.ts', import.meta.url);
+
+/** Connects until a 220 greeting comes (the restarted thread), at most `timeoutMs`. */
+async function greeted(port: number, timeoutMs: number): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      const s = await rawSession(port);
+      const reply = await s.reply(1000);
+      s.close();
+      if (reply?.code === 220) return Date.now() - started;
+    } catch {
+      // refused while no thread listens
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`no 220 on port ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+describe('SMTP ingress thread failure', () => {
+  let lab: DeliveryLab;
+  const dir = mkdtempSync(join(tmpdir(), 'mxpress-ingress-cue-'));
+  const cue = join(dir, 'fail');
+  before(async () => {
+    process.env.MXPRESS_TEST_INGRESS_FAIL_FILE = cue;
+    lab = await startDeliveryLab({ ingressModule: failingModule });
+  });
+  after(async () => {
+    delete process.env.MXPRESS_TEST_INGRESS_FAIL_FILE;
+    await lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('is replaced by a new thread on the same port, and no acknowledged mail is lost', async () => {
+    const port = lab.server.port;
+    const before = await lab.submit('sender@dump.test', ['a@d1.test']);
+    // A session that is open when the thread fails: cut, not hung.
+    const open = await rawSession(port);
+    await open.expect(220);
+    await open.command('EHLO app.example', 250);
+    await open.command('MAIL FROM:<sender@dump.test>', 250);
+
+    writeFileSync(cue, '');
+    assert.equal(await open.closed(5000), true, 'the session of the failed thread was not cut');
+    const tookMs = await greeted(port, 10_000);
+    assert.equal(lab.server.running.listeners[0]!.port, port);
+
+    const afterRestart = await lab.submit('sender@dump.test', ['b@d2.test']);
+    for (const id of [before, afterRestart]) {
+      await lab.waitForEvent((e) => e.type === 'delivered' && e.messageId === id);
+    }
+
+    // The new thread mirrors suppression changes made after it started.
+    const api = `http://127.0.0.1:${lab.server.running.http!.port}`;
+    const add = await fetch(`${api}/api/v1/suppressions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ address: 'late@d3.test', reason: 'asked us to stop' }),
+    });
+    assert.ok(add.status === 200 || add.status === 201, `POST gave ${add.status}`);
+    const s = await rawSession(port);
+    try {
+      await s.expect(220);
+      await s.command('EHLO app.example', 250);
+      await s.command('MAIL FROM:<sender@dump.test>', 250);
+      let refused = false;
+      for (let i = 0; i < 50 && !refused; i++) {
+        s.send('RCPT TO:<late@d3.test>\r\n');
+        const reply = await s.reply();
+        refused = reply?.code === 550;
+        if (!refused) {
+          await s.command('RSET', 250);
+          await s.command('MAIL FROM:<sender@dump.test>', 250);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      }
+      assert.ok(refused, 'the restarted thread did not see the new suppression');
+    } finally {
+      s.close();
+    }
+    console.log(`ℹ serving again ${tookMs} ms after the failure`);
+  });
+});
