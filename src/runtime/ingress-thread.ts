@@ -64,12 +64,15 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
         connections = message.connections;
         for (const ms of message.acceptLatenciesMs) options.observeAcceptLatency(ms);
         return;
-      case 'sync-ask':
+      case 'sync-ask': {
         // The question can arrive before the spool handed the message over: wait for it.
-        void options.sync
-          .outcome(message.messageId, message.budgetMs, true)
-          .then((outcome) => send({ type: 'sync-outcome', ask: message.ask, outcome }));
+        // A thread started since then numbers its own questions: the answer is not for it.
+        const asker = worker;
+        void options.sync.outcome(message.messageId, message.budgetMs, true).then((outcome) => {
+          if (worker === asker) send({ type: 'sync-outcome', ask: message.ask, outcome });
+        });
         return;
+      }
       case 'sync-answered':
         options.sync.answered(message.messageId, message.refusal);
         return;
