@@ -3,13 +3,13 @@
  * which answers RCPT with the same refusal as the list itself without asking it.
  *
  * In: the list's `snapshot()` at start, then every `SuppressionChange` it announces
- * (`watch`), posted across the thread boundary in order. Out: `check`, with the
- * same rules as `SuppressionList.check`: keys are case-insensitive over the whole
- * address, a lapsed entry no longer counts, nothing is suppressed while the list is
- * disabled. Holds no more than the list does; entries are our own stored values.
+ * (`watch`), posted across the thread boundary in order. Out: `check`, the same
+ * lookup as `SuppressionList.check` (`activeEntry`): keys are case-insensitive over
+ * the whole address, a lapsed entry no longer counts, nothing is suppressed while the
+ * list is disabled. Holds no more than the list does; entries are our own stored values.
  */
 import type { SuppressionEntry } from '../contracts/feedback-store.ts';
-import { type SuppressionChange, suppressionKey } from './suppression.ts';
+import { activeEntry, type SuppressionChange } from './suppression.ts';
 
 export class SuppressionMirror {
   readonly #enabled: boolean;
@@ -29,13 +29,6 @@ export class SuppressionMirror {
 
   /** The active entry for `address` (envelope form), or undefined. */
   check(address: string): SuppressionEntry | undefined {
-    if (!this.#enabled || this.#index.size === 0) return undefined;
-    const key = suppressionKey(address);
-    const entry = this.#index.get(key);
-    if (entry?.expiresAt !== undefined && entry.expiresAt <= this.#now()) {
-      this.#index.delete(key);
-      return undefined;
-    }
-    return entry;
+    return this.#enabled ? activeEntry(this.#index, address, this.#now()) : undefined;
   }
 }

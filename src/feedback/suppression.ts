@@ -54,6 +54,26 @@ export function suppressionKey(address: string): string {
 }
 
 /** Validates operator-given text as an RFC 5321 mailbox and returns its key. */
+/**
+ * The RCPT-path lookup shared by the list and its mirrors (suppression-mirror.ts): the
+ * active entry for `address` (envelope form) in `index`, or undefined. A lapsed entry
+ * is dropped from the index as it is found.
+ */
+export function activeEntry(
+  index: Map<string, SuppressionEntry>,
+  address: string,
+  now: number,
+): SuppressionEntry | undefined {
+  if (index.size === 0) return undefined;
+  const key = suppressionKey(address);
+  const entry = index.get(key);
+  if (entry?.expiresAt !== undefined && entry.expiresAt <= now) {
+    index.delete(key);
+    return undefined;
+  }
+  return entry;
+}
+
 export function addressKey(text: string): string {
   const parsed = parseMailbox(text.trim(), { allowUtf8: true });
   if (!parsed.ok) throw new SuppressionError('INVALID_ADDRESS', `"${text}": ${parsed.message}`);
@@ -213,14 +233,7 @@ export class SuppressionList {
    * (envelope form), or undefined. Always undefined while suppression is disabled.
    */
   check(address: string): SuppressionEntry | undefined {
-    if (!this.#enabled) return undefined;
-    const key = suppressionKey(address);
-    const entry = this.#index.get(key);
-    if (entry?.expiresAt !== undefined && entry.expiresAt <= this.#now()) {
-      this.#index.delete(key);
-      return undefined;
-    }
-    return entry;
+    return this.#enabled ? activeEntry(this.#index, address, this.#now()) : undefined;
   }
 
   /** Adds or replaces one entry (operator or bounce); emits `suppression-added` when it was not active. */
