@@ -15,7 +15,7 @@
  * Handles no peer input itself; values are stored through bound parameters.
  */
 import { statfs } from 'node:fs/promises';
-import { isMarkedAsUntransferable, MessageChannel, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type {
   ClaimedRecipient,
@@ -35,6 +35,7 @@ import type {
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
 import type { EngineOptions } from './engine.ts';
 import {
+  bodyToPost,
   fromWireError,
   type HandedOver,
   type Op,
@@ -49,7 +50,6 @@ import { InProcessTransport, type Transport, WorkerTransport } from './transport
 import {
   checkClaim,
   checkCommit,
-  checkEvents,
   checkEventsSince,
   checkId,
   checkKeys,
@@ -112,27 +112,11 @@ interface Answer {
   readonly stored: readonly LifecycleEvent[];
 }
 
-/** Bodies up to this size are copied to the worker; larger ones are handed over (detached). */
-const COPY_BODY_BYTES = 1024 * 1024;
-
 /**
- * The body to send and what to transfer. A small body is copied, so the caller
- * keeps its bytes (the queue's first attempt uses them); a large one is handed
- * over without a copy when the caller's buffer holds it whole.
+ * Bodies up to this size are copied to the worker, so the caller keeps its bytes (the
+ * queue's first attempt uses them); larger ones are handed over (detached).
  */
-function bodyForWorker(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
-  const { buffer, byteOffset, byteLength } = body;
-  const whole = buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength;
-  // A whole buffer is cloned byte for byte; a slice of a larger (pooled) one is
-  // copied first, or the clone would carry the whole pool.
-  if (byteLength <= COPY_BODY_BYTES) return whole ? { body, transfer: [] } : copied(body);
-  return whole && !isMarkedAsUntransferable(buffer) ? { body, transfer: [buffer] } : copied(body);
-}
-
-function copied(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
-  const copy = new Uint8Array(body);
-  return { body: copy, transfer: [copy.buffer] };
-}
+const COPY_BODY_BYTES = 1024 * 1024;
 
 class SqliteSpoolFront implements SqliteSpool {
   readonly #options: SqliteSpoolOptions;
@@ -196,14 +180,11 @@ class SqliteSpoolFront implements SqliteSpool {
   }
 
   async commit(message: NewMessage, options?: CommitOptions): Promise<readonly LifecycleEvent[]> {
-    this.#checked(() => {
-      checkCommit(message, options?.claimFor?.leaseMs);
-      checkEvents(options?.events);
-    });
+    this.#checked(() => checkCommit(message, options));
     this.#ensureOpen();
     const { body, transfer } = this.#options.inProcess
       ? { body: message.body, transfer: [] }
-      : bodyForWorker(message.body);
+      : bodyToPost(message.body, COPY_BODY_BYTES);
     return (await this.#send('commit', [{ ...message, body }, options], transfer)).stored;
   }
 

@@ -12,12 +12,12 @@
  * typed errors as the owner front (SPOOL_FULL, SPOOL_IO, SPOOL_CLOSED); every pending
  * commit fails with SPOOL_CLOSED when the port closes.
  */
-import { isMarkedAsUntransferable, type MessagePort } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type { CommitOptions, NewMessage, Spool } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
-import { fromWireError, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
-import { checkCommit, checkEvents } from './validate.ts';
+import { bodyToPost, fromWireError, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
+import { checkCommit } from './validate.ts';
 
 interface Pending {
   resolve(seqs: number[]): void;
@@ -43,14 +43,14 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
 
   async commit(message: NewMessage, options?: CommitOptions): Promise<readonly LifecycleEvent[]> {
     try {
-      checkCommit(message, options?.claimFor?.leaseMs);
-      checkEvents(options?.events);
+      checkCommit(message, options);
     } catch (error) {
       throw spoolIo(error);
     }
     if (this.#closed) throw spoolClosed();
     if (this.#pending.size >= MAX_PENDING) throw spoolIo(new Error('spool overloaded'));
-    const { body, transfer } = handOff(message.body);
+    // Always handed over: the owner delivers this body, this thread is done with it.
+    const { body, transfer } = bodyToPost(message.body, 0);
     const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<number[]>();
     // Several commits unanswered: the engine may wait a moment for more to share the sync.
@@ -103,20 +103,4 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
       entry.reject(spoolClosed());
     }
   }
-}
-
-/** The body to post and what to transfer: the buffer itself when the array holds it whole. */
-function handOff(body: Uint8Array): { body: Uint8Array; transfer: ArrayBuffer[] } {
-  const { buffer, byteOffset, byteLength } = body;
-  if (
-    buffer instanceof ArrayBuffer &&
-    byteOffset === 0 &&
-    byteLength === buffer.byteLength &&
-    !isMarkedAsUntransferable(buffer)
-  ) {
-    return { body, transfer: [buffer] };
-  }
-  // A slice of a pooled buffer: copied once, so the clone does not carry the pool.
-  const copy = new Uint8Array(body);
-  return { body: copy, transfer: [copy.buffer] };
 }

@@ -7,6 +7,7 @@
  * into typed `MxError`s on the main thread by `fromWireError`.
  */
 
+import { isMarkedAsUntransferable } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type {
   ClaimedRecipient,
@@ -221,4 +222,32 @@ export class EngineError extends Error {
     this.name = 'EngineError';
     this.kind = kind;
   }
+}
+
+/** The ArrayBuffer that `bytes` views whole (so it can be transferred), else undefined. */
+export function wholeBuffer(bytes: Uint8Array): ArrayBuffer | undefined {
+  const { buffer, byteOffset, byteLength } = bytes;
+  return buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength
+    ? buffer
+    : undefined;
+}
+
+/**
+ * A body to post to another thread, and what to transfer with it. Up to `copyUpTo`
+ * bytes the body is cloned and the sender keeps its bytes; past it the sender's buffer
+ * is transferred (detached on the sender's side) when the body views it whole. A slice
+ * of a larger (pooled) buffer, or an untransferable one, is copied once first, or the
+ * clone would carry the whole pool.
+ */
+export function bodyToPost(
+  body: Uint8Array,
+  copyUpTo: number,
+): { body: Uint8Array; transfer: ArrayBuffer[] } {
+  const whole = wholeBuffer(body);
+  if (whole !== undefined) {
+    if (body.byteLength <= copyUpTo) return { body, transfer: [] };
+    if (!isMarkedAsUntransferable(whole)) return { body, transfer: [whole] };
+  }
+  const copy = new Uint8Array(body);
+  return { body: copy, transfer: [copy.buffer] };
 }

@@ -10,6 +10,7 @@
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type {
   ClaimRequest,
+  CommitOptions,
   ListFilter,
   NewMessage,
   PurgeRequest,
@@ -55,7 +56,8 @@ function checkIndex(value: unknown): void {
   if (!Number.isInteger(value) || (value as number) < 0) fail(`bad recipient index: ${value}`);
 }
 
-export function checkCommit(message: NewMessage, leaseMs: number | undefined): void {
+/** A commit's message and options (the lease and the events stored with it). */
+export function checkCommit(message: NewMessage, options: CommitOptions | undefined): void {
   checkId(message.id, 'message id');
   checkTime(message.receivedAt, 'receivedAt');
   if (!(message.body instanceof Uint8Array)) fail('body must be a Uint8Array');
@@ -69,7 +71,9 @@ export function checkCommit(message: NewMessage, leaseMs: number | undefined): v
       if (!STATUSES.has(status)) fail(`bad status: ${status}`);
     }
   }
+  const leaseMs = options?.claimFor?.leaseMs;
   if (leaseMs !== undefined) checkTime(leaseMs, 'leaseMs');
+  checkEvents(options?.events);
 }
 
 export function checkClaim(request: ClaimRequest): void {

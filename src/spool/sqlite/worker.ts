@@ -34,6 +34,7 @@ import {
   type Request,
   requestBytes,
   storedEvents,
+  wholeBuffer,
 } from './protocol.ts';
 
 const ownerPort = parentPort;
@@ -103,14 +104,10 @@ function takeWaiting(): void {
 function transferables(replies: readonly Reply[]): ArrayBuffer[] {
   const out: ArrayBuffer[] = [];
   for (const reply of replies) {
-    if (reply.ok && reply.value instanceof Uint8Array) addWhole(out, reply.value);
+    const whole = reply.ok && reply.value instanceof Uint8Array ? wholeBuffer(reply.value) : undefined;
+    if (whole !== undefined) out.push(whole);
   }
   return out;
-}
-
-function addWhole(out: ArrayBuffer[], bytes: Uint8Array): void {
-  const { buffer, byteOffset, byteLength } = bytes;
-  if (buffer instanceof ArrayBuffer && byteOffset === 0 && byteLength === buffer.byteLength) out.push(buffer);
 }
 
 /** Sends each client its replies, and the owner what the others stored (and the logs). */
@@ -142,7 +139,10 @@ function answer(result: ReplyBatch): void {
   const mine = byClient.get(owner) ?? [];
   if (mine.length > 0 || events.length > 0 || handedOver.length > 0 || logs.length > 0) {
     const transfer = transferables(mine);
-    for (const h of handedOver) addWhole(transfer, h.message.body);
+    for (const h of handedOver) {
+      const whole = wholeBuffer(h.message.body);
+      if (whole !== undefined) transfer.push(whole);
+    }
     owner.port.postMessage(
       {
         replies: mine,
