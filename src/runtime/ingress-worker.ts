@@ -14,7 +14,6 @@
  * Handles UNTRUSTED input only through the listeners. A failure to start is
  * reported (`failed`); a bug later ends the thread and the main thread starts another.
  */
-import { statfs } from 'node:fs/promises';
 import { createSecureContext } from 'node:tls';
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
@@ -27,14 +26,15 @@ import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import { type SmtpListener, startSmtpListener } from '../ingress/smtp/listener.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
+import { diskFreeBytes } from '../spool/sqlite/index.ts';
 import { SpoolPortClient } from '../spool/sqlite/port-client.ts';
+import { watchFreeSpace } from './free-space.ts';
 import type { FromIngress, IngressWorkerData, ToIngress } from './ingress-protocol.ts';
 
 /** A hash of a random password: unknown users cost the same scrypt work as known ones. */
 const DUMMY_HASH = 'scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
 /** How often counts and accept latencies go to the main thread. */
 const STATS_MS = 250;
-const FREE_BYTES_MS = 1000;
 
 const port = parentPort as MessagePort | null;
 if (port === null) throw new Error('the ingress thread must run in a worker thread');
@@ -75,17 +75,7 @@ const sync = {
   },
 };
 
-let free = Number.MAX_SAFE_INTEGER;
-const readFree = (): Promise<void> =>
-  statfs(config.dataDir).then(
-    (fs) => {
-      free = fs.bavail * fs.bsize;
-    },
-    (error: unknown) => log('warn', 'could not read free disk space', { error: String(error) }),
-  );
-await readFree();
-const freeTimer = setInterval(() => void readFree(), FREE_BYTES_MS);
-freeTimer.unref();
+const free = await watchFreeSpace(() => diskFreeBytes(config.dataDir), log);
 
 const secureContext = createSecureContext({ key: data.tls.key, cert: data.tls.cert, minVersion: 'TLSv1.2' });
 const users = new Map(config.smtp.users.map((u) => [u.username, u.passwordHash]));
@@ -113,7 +103,7 @@ try {
           const ok = await verifyPassword(password, hash ?? DUMMY_HASH);
           return hash !== undefined && ok;
         },
-        freeBytes: () => free,
+        freeBytes: () => free.bytes,
         log,
         refuseRecipient: (address) => {
           const entry = suppression.check(address);
@@ -166,7 +156,7 @@ port.on('message', (message: ToIngress) => {
 async function drain(timeoutMs: number): Promise<void> {
   await Promise.all(listeners.map((l) => l.drain(timeoutMs)));
   clearInterval(statsTimer);
-  clearInterval(freeTimer);
+  free.stop();
   post({ type: 'stats', connections: 0, acceptLatenciesMs: latencies.splice(0) });
   spool.close();
   logger.flush();

@@ -23,6 +23,7 @@ import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import { createSqliteSpool } from '../spool/sqlite/index.ts';
 import { buildDeliverySide, type DeliverySide } from './delivery-wiring.ts';
 import { createReporter, loadDkimSigner } from './feedback-wiring.ts';
+import { watchFreeSpace } from './free-space.ts';
 import { startHistoryPurge } from './history-purge.ts';
 import { type IngressThread, startIngressThread } from './ingress-thread.ts';
 
@@ -89,16 +90,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
     },
   });
   await spool.open();
-  let free = await spool.freeBytes();
-  const freeTimer = setInterval(() => {
-    spool.freeBytes().then(
-      (bytes) => {
-        free = bytes;
-      },
-      () => {},
-    );
-  }, 1000);
-  freeTimer.unref();
+  const free = await watchFreeSpace(() => spool.freeBytes(), log);
 
   // Feedback: suppression list, webhook outbox, event log file, metrics (feedback/feedback-services.ts).
   // Started before delivery so every bounce is seen; stopped after delivery, before the spool.
@@ -205,7 +197,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
       return entry ? refusalFor(entry) : undefined;
     },
     limits: config.smtp.limits,
-    freeBytes: () => free,
+    freeBytes: () => free.bytes,
     pokeQueue: () => deliverySide.scheduler.poke(),
     subscribe: (listener) => events.subscribe(listener),
     classificationRules: config.feedback?.classification ?? [],
@@ -264,7 +256,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
         await deliverySide.stop(10_000);
         await feedback.stop();
         await purge.stop();
-        clearInterval(freeTimer);
+        free.stop();
         await spool.close();
         log('info', 'stopped', { reason });
         logger.flush();

@@ -118,6 +118,12 @@ interface Answer {
  */
 const COPY_BODY_BYTES = 1024 * 1024;
 
+/** Bytes free for an unprivileged user on the disk holding `dir` (the spool's `freeBytes`, uncached). */
+export async function diskFreeBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  return fs.bavail * fs.bsize;
+}
+
 class SqliteSpoolFront implements SqliteSpool {
   readonly #options: SqliteSpoolOptions;
   #state: State = 'new';
@@ -273,9 +279,8 @@ class SqliteSpoolFront implements SqliteSpool {
     this.#ensureOpen();
     const cached = this.#free;
     if (cached !== undefined && Date.now() - cached.at < FREE_BYTES_CACHE_MS) return cached.value;
-    this.#freeInFlight ??= statfs(this.#options.dataDir)
-      .then((fs) => {
-        const value = fs.bavail * fs.bsize;
+    this.#freeInFlight ??= diskFreeBytes(this.#options.dataDir)
+      .then((value) => {
         this.#free = { at: Date.now(), value };
         return value;
       })
