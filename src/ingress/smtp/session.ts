@@ -16,6 +16,7 @@
  * answers 421 and closes the connection; nothing is acknowledged before the
  * spool has synced (ingress/accept.ts).
  */
+import { isAscii } from 'node:buffer';
 import type { Socket } from 'node:net';
 import { type SecureContext, TLSSocket } from 'node:tls';
 import type { RecipientInput } from '../../contracts/envelope.ts';
@@ -261,17 +262,16 @@ export class SmtpSession {
   #onData(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     this.#touch();
-    if (this.#busy) {
-      // Pipelined input during a commit or password check (or a TLS handshake race).
-      this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
-      if (this.#input.length > MAX_BUFFERED_WHILE_BUSY && !this.#paused) {
-        this.#paused = true;
-        this.#socket.pause();
-      }
+    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
+    if (!this.#busy) {
+      this.#pump();
       return;
     }
-    this.#input = this.#input.length === 0 ? chunk : Buffer.concat([this.#input, chunk]);
-    this.#pump();
+    // Pipelined input during a commit or password check (or a TLS handshake race) is held.
+    if (this.#input.length > MAX_BUFFERED_WHILE_BUSY && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
   }
 
   /** Processes as much buffered input as the current phase allows, then flushes replies. */
@@ -345,18 +345,13 @@ export class SmtpSession {
       return true;
     }
     const raw = input.subarray(0, lf - 1);
-    // One pass: CR and NUL are refused; plain ASCII (nearly every line) needs no UTF-8 decoder.
-    let ascii = true;
-    for (let i = 0; i < raw.length; i++) {
-      const byte = raw[i]!;
-      if (byte === 0x0d || byte === 0x00) {
-        this.clientError(500, '5.5.2', 'Syntax error: CR or NUL inside a command line');
-        return true;
-      }
-      if (byte > 0x7f) ascii = false;
+    if (raw.includes(0x0d) || raw.includes(0x00)) {
+      this.clientError(500, '5.5.2', 'Syntax error: CR or NUL inside a command line');
+      return true;
     }
+    // Plain ASCII (nearly every line) needs no UTF-8 decoder.
     let line: string;
-    if (ascii) {
+    if (isAscii(raw)) {
       line = raw.toString('latin1');
     } else {
       try {
