@@ -245,7 +245,7 @@ export class DeliveryEngine {
           destination,
           plan,
           finish: tls.finish,
-          ...(tls.recordAgain ? { recordAgain: tls.recordAgain } : {}),
+          recordAgain: tls.recordAgain,
         });
         return tls.finish(await destination.enqueue(job, plan));
       }
@@ -334,9 +334,7 @@ export class DeliveryEngine {
           idleMs: this.#options.idleConnectionMs,
           connect,
           loadTransaction: this.#options.loadTransaction,
-          ...(this.#options.loadTransactionNow
-            ? { loadTransactionNow: this.#options.loadTransactionNow }
-            : {}),
+          loadTransactionNow: this.#options.loadTransactionNow,
           now: this.#options.now,
           log: this.#options.log,
         },

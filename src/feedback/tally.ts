@@ -101,7 +101,7 @@ export class TallyHistogram {
   }
 
   observe(key: string, labels: Labels, value: number): void {
-    const series = this.#series.get(key) ?? this.#seriesFor(key, labels);
+    const series = this.#seriesFor(key, labels);
     const bounds = this.#bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]!) i++;

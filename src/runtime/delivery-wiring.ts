@@ -113,7 +113,7 @@ export function buildDeliverySide(deps: DeliveryWiringDeps): DeliverySide {
     idleConnectionMs: delivery.idleConnectionMs,
     connect: openSmtpConnection,
     loadTransaction,
-    ...(loadTransactionNow ? { loadTransactionNow } : {}),
+    loadTransactionNow,
     now,
     log: deps.log,
   });
