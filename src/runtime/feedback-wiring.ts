@@ -3,9 +3,10 @@
  * messages, and builds the DKIM signer from the configured key files.
  *
  * The report re-enters through ingress/accept.ts (the one allowed back-edge); a
- * `dsn-sent` event is stored (and so published by the spool) once it is queued. A recipient's Diagnostic-Code is
- * the remote server's own reply; verdicts we reached ourselves (null MX, NXDOMAIN,
- * expiry after refused connections) are explained in words instead.
+ * `dsn-sent` event is stored (and so published by the spool) once it is queued. A
+ * recipient's Diagnostic-Code is the remote server's own reply; verdicts we reached
+ * ourselves (null MX, NXDOMAIN, expiry after refused connections) are explained in
+ * words instead.
  */
 import { readFileSync } from 'node:fs';
 import type { ClassificationRule, Config } from '../config/types.ts';

@@ -16,8 +16,10 @@
  * `Request.company`), a batch holding commits first waits up to GATHER_MS for more
  * to arrive, counted from the start of the previous batch: each transaction writes the
  * pages it touches once and syncs once, so a batch of ten commits costs far less than
- * ten of one. A lone client sending message after message never waits. Request ids are each client's own; here they are
- * renumbered so that they are unique in a batch, and given back in the replies.
+ * ten of one. A lone client sending message after message never waits.
+ *
+ * Request ids are each client's own; here they are renumbered so that they are
+ * unique in a batch, and given back in the replies.
  * After the engine answers `close`, every port is closed and the thread ends. A bug
  * here throws out of the thread; the owner sees the worker's `error`/`exit` and
  * fails every pending call with SPOOL_IO.

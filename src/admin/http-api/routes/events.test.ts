@@ -29,7 +29,6 @@ function accept(to: string): Promise<string> {
   return api.accept({ from: 'a@example.test', to: [to], subject: 't' });
 }
 
-/** Stores events as the queue does and publishes the stored copies. */
 /** Stores events; the spool publishes them to the bus as it does in the runtime. */
 async function storeAndPublish(events: LifecycleEvent[]): Promise<readonly LifecycleEvent[]> {
   const { events: stored } = await api.spool.update([], events);
