@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { hashPassword } from '../../src/config/password.ts';
+import type { Config } from '../../src/config/types.ts';
 import type { LifecycleEvent } from '../../src/contracts/events.ts';
 import { settled } from '../harness/eventually.ts';
 import { startTestServer, type TestServer } from '../harness/mxpress.ts';
@@ -29,6 +30,14 @@ export const RELAY_VARIANTS: readonly string[] = [
   '<victim@example.org.>',
   '<victim@mx.mxpress.test>',
 ];
+
+/** An mxpress with no usable DNS (nothing here is delivered) and some SMTP limits changed. */
+function startWithLimits(limits: Partial<Config['smtp']['limits']>): Promise<TestServer> {
+  return startTestServer({
+    argv: ['--dns-server', '127.0.0.1:9'],
+    mutate: (c) => ({ ...c, smtp: { ...c.smtp, limits: { ...c.smtp.limits, ...limits } } }),
+  });
+}
 
 function received(server: TestServer): LifecycleEvent[] {
   const list: LifecycleEvent[] = [];
@@ -154,22 +163,12 @@ describe('limits', () => {
   let server: TestServer;
   let events: LifecycleEvent[];
   before(async () => {
-    server = await startTestServer({
-      argv: ['--dns-server', '127.0.0.1:9'],
-      mutate: (c) => ({
-        ...c,
-        smtp: {
-          ...c.smtp,
-          limits: {
-            ...c.smtp.limits,
-            maxRecipients: 3,
-            maxMessageSize: 2000,
-            idleTimeoutMs: 400,
-            maxConnectionsPerClient: 3,
-            maxHeaderBytes: 600,
-          },
-        },
-      }),
+    server = await startWithLimits({
+      maxRecipients: 3,
+      maxMessageSize: 2000,
+      idleTimeoutMs: 400,
+      maxConnectionsPerClient: 3,
+      maxHeaderBytes: 600,
     });
     events = received(server);
   });
@@ -268,13 +267,7 @@ describe('limits', () => {
 describe('session time limit', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({
-      argv: ['--dns-server', '127.0.0.1:9'],
-      mutate: (c) => ({
-        ...c,
-        smtp: { ...c.smtp, limits: { ...c.smtp.limits, sessionTimeoutMs: 1200, idleTimeoutMs: 60_000 } },
-      }),
-    });
+    server = await startWithLimits({ sessionTimeoutMs: 1200, idleTimeoutMs: 60_000 });
   });
   after(async () => {
     await server.stop();
@@ -347,14 +340,8 @@ describe('trace fields', () => {
 describe('spool space', () => {
   let server: TestServer;
   before(async () => {
-    server = await startTestServer({
-      argv: ['--dns-server', '127.0.0.1:9'],
-      // More free space demanded than any disk has: every MAIL must be refused before data is sent.
-      mutate: (c) => ({
-        ...c,
-        smtp: { ...c.smtp, limits: { ...c.smtp.limits, minFreeBytes: Number.MAX_SAFE_INTEGER } },
-      }),
-    });
+    // More free space demanded than any disk has: every MAIL must be refused before data is sent.
+    server = await startWithLimits({ minFreeBytes: Number.MAX_SAFE_INTEGER });
   });
   after(async () => {
     await server.stop();
