@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { settled } from '../../../test/harness/eventually.ts';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith } from '../conformance-fixtures.ts';
 import { createSqliteSpool } from './index.ts';
@@ -49,7 +50,7 @@ describe('SpoolPortClient', () => {
       assert.equal(returned.length, 1);
       assert.ok(returned[0]!.seq > 0);
       // The owner heard of it: the stored event (same seq) and the message with its body.
-      await until(() => handedOver.length === 1);
+      await settled(() => handedOver.length === 1, true);
       assert.deepEqual(
         stored.map((e) => e.seq),
         [returned[0]!.seq],
@@ -78,7 +79,7 @@ describe('SpoolPortClient', () => {
         work.push(i % 2 === 0 ? client.commit(message, options) : spool.commit(message, options));
       }
       const results = (await Promise.all(work)) as (readonly LifecycleEvent[])[];
-      await until(() => stored.length === 40);
+      await settled(() => stored.length === 40, true);
       const seqs = stored.map((e) => e.seq);
       assert.deepEqual(
         seqs,
@@ -99,14 +100,9 @@ describe('SpoolPortClient', () => {
       const other = new SpoolPortClient(spool.attachClient());
       await other.commit(makeMessage());
       await spool.close();
-      await until(async () => {
-        try {
-          await other.commit(makeMessage());
-          return false;
-        } catch (error) {
-          return (error as { code?: string }).code === 'SPOOL_CLOSED';
-        }
-      });
+      // Sent before this thread has heard the port close: it fails when it does.
+      await rejectsWith(other.commit(makeMessage()), 'SPOOL_CLOSED');
+      await rejectsWith(other.commit(makeMessage()), 'SPOOL_CLOSED');
     });
   });
 
@@ -118,11 +114,3 @@ describe('SpoolPortClient', () => {
     });
   });
 });
-
-async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
