@@ -132,6 +132,16 @@ export function refusalFor(entry: SuppressionEntry): Refusal {
   };
 }
 
+/** The SMTP server's recipient check against a suppression list (or its ingress-thread mirror). */
+export function refuseSuppressed(list: {
+  check(address: string): SuppressionEntry | undefined;
+}): (address: string) => Refusal | undefined {
+  return (address) => {
+    const entry = list.check(address);
+    return entry ? refusalFor(entry) : undefined;
+  };
+}
+
 export interface AddInput {
   readonly address: string;
   readonly reason?: string;

@@ -19,7 +19,7 @@ import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
 import pino from 'pino';
 import { cidrContains, parseCidrs } from '../config/cidr.ts';
 import { verifyPassword } from '../config/password.ts';
-import { refusalFor } from '../feedback/suppression.ts';
+import { refuseSuppressed } from '../feedback/suppression.ts';
 import { SuppressionMirror } from '../feedback/suppression-mirror.ts';
 import type { SyncOutcome } from '../feedback/sync-waiters.ts';
 import { AbuseGuard } from '../ingress/abuse/abuse-guard.ts';
@@ -105,10 +105,7 @@ try {
         },
         freeBytes: () => free.bytes,
         log,
-        refuseRecipient: (address) => {
-          const entry = suppression.check(address);
-          return entry ? refusalFor(entry) : undefined;
-        },
+        refuseRecipient: refuseSuppressed(suppression),
         observeAcceptLatency: (ms) => latencies.push(ms),
         sync,
       }),

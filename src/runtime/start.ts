@@ -16,7 +16,7 @@ import type { PurgeResult, Spool } from '../contracts/spool.ts';
 import { classify } from '../feedback/classify.ts';
 import { EventBus } from '../feedback/event-bus.ts';
 import { type FeedbackServices, startFeedbackServices } from '../feedback/feedback-services.ts';
-import { refusalFor } from '../feedback/suppression.ts';
+import { refuseSuppressed } from '../feedback/suppression.ts';
 import { SyncWaiters } from '../feedback/sync-waiters.ts';
 import { createAcceptor } from '../ingress/accept.ts';
 import type { LogLevel } from '../ingress/smtp/session-env.ts';
@@ -192,10 +192,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
   const api = buildHttpApi({
     spool,
     acceptor,
-    refuseRecipient: (address) => {
-      const entry = feedback.suppression.check(address);
-      return entry ? refusalFor(entry) : undefined;
-    },
+    refuseRecipient: refuseSuppressed(feedback.suppression),
     limits: config.smtp.limits,
     freeBytes: () => free.bytes,
     pokeQueue: () => deliverySide.scheduler.poke(),
