@@ -2,13 +2,16 @@
  * The SMTP ingress thread failing (a bug) does not take mxpress down: its sessions
  * are cut, the main thread starts another thread on the same port, and that one
  * accepts and queues mail, sees suppression changes made after it started, and
- * delivers; mail acknowledged before the failure is delivered too.
+ * delivers; mail acknowledged before the failure is delivered too. On a
+ * `deliveryMode: sync` listener, the verdict a dead thread's session waited for is
+ * not handed to a session of the new thread (whose questions are numbered afresh).
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { Config } from '../../src/config/types.ts';
 import { type DeliveryLab, startDeliveryLab } from '../harness/delivery-lab.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
@@ -93,5 +96,73 @@ describe('SMTP ingress thread failure', () => {
       s.close();
     }
     console.log(`ℹ serving again ${tookMs} ms after the failure`);
+  });
+});
+
+describe('SMTP ingress thread failure during sync delivery', () => {
+  let lab: DeliveryLab;
+  let port = 0;
+  const dir = mkdtempSync(join(tmpdir(), 'mxpress-ingress-cue-'));
+  const cue = join(dir, 'fail');
+  before(async () => {
+    process.env.MXPRESS_TEST_INGRESS_FAIL_FILE = cue;
+    lab = await startDeliveryLab({
+      ingressModule: failingModule,
+      mutate: (c: Config): Config => ({
+        ...c,
+        smtp: {
+          ...c.smtp,
+          listeners: [
+            ...c.smtp.listeners,
+            { ...c.smtp.listeners[0]!, name: 'sync', port: 0, deliveryMode: 'sync', syncBudgetMs: 30_000 },
+          ],
+        },
+      }),
+    });
+    port = lab.server.running.listeners[1]!.port;
+  });
+  after(async () => {
+    delete process.env.MXPRESS_TEST_INGRESS_FAIL_FILE;
+    await lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("gives a new thread's session its own verdict, not the one a dead thread's session waited for", async () => {
+    // The first message's verdict (delivered) comes after some 3 s; the second's
+    // (refused) only some 6 s after it was asked, so the first lands while the
+    // second waits.
+    lab.sinks.ok.setScript({ replyDelayMs: 800 });
+    lab.sinks.hard.setScript({ replyDelayMs: 1500, onRcpt: () => '550 5.1.1 No such user here' });
+
+    const first = await rawSession(port);
+    await first.expect(220);
+    await first.command('EHLO app.example', 250);
+    await first.command('MAIL FROM:<sender@dump.test>', 250);
+    await first.command('RCPT TO:<first@d1.test>', 250);
+    await first.command('DATA', 354);
+    first.send('Subject: first\r\n\r\nwaits for its verdict\r\n.\r\n');
+    const received = await lab.waitForEvent((e) => e.type === 'received');
+    // The question follows the commit at once; then the thread fails.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    writeFileSync(cue, '');
+    assert.equal(await first.closed(5000), true, 'the session of the failed thread was not cut');
+    await greeted(port, 10_000);
+
+    const second = await rawSession(port);
+    try {
+      await second.expect(220);
+      await second.command('EHLO app.example', 250);
+      await second.command('MAIL FROM:<sender@dump.test>', 250);
+      await second.command('RCPT TO:<second@hard.test>', 250);
+      await second.command('DATA', 354);
+      second.send('Subject: second\r\n\r\nwaits for its own verdict\r\n.\r\n');
+      const reply = await second.reply(20_000);
+      const delivered = lab.events.find((e) => e.type === 'delivered' && e.messageId === received.messageId);
+      assert.ok(delivered, "the first message's verdict had not come before the second's reply");
+      assert.equal(reply?.code, 550, `the second session got ${reply?.lines.join(' | ')}`);
+      assert.match(reply.lines.join('\n'), /No such user here/);
+    } finally {
+      second.close();
+    }
   });
 });
