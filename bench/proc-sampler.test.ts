@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { Worker } from 'node:worker_threads';
 import { MACHINE, ProcSampler, readMachine, readProc } from './proc-sampler.ts';
 
 function burn(ms: number): void {
@@ -45,4 +46,44 @@ test('a busy loop shows up as CPU in the window; an idle window shows little', a
   const idle = sampler.window('me', i0, performance.now());
   assert.ok(idle.cpuPercent < busy.cpuPercent, `idle ${idle.cpuPercent} busy ${busy.cpuPercent}`);
   assert.equal(sampler.window('nobody', t0, t1).samples, 0);
+});
+
+test("a process's threads are read by name, with the kernel's part of their time", async () => {
+  const sampler = new ProcSampler(50);
+  sampler.watch('me', process.pid, { threads: true });
+  // One thread spins in JavaScript, another mostly in system calls (reading a /proc file).
+  const spin = `const end = performance.now() + 400; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1);`;
+  const sys = `const { readFileSync } = require('node:fs'); const end = performance.now() + 400; while (performance.now() < end) readFileSync('/proc/self/status');`;
+  const t0 = performance.now();
+  const done = [spin, sys].map(
+    (code, i) =>
+      new Promise((resolve, reject) => {
+        const worker = new Worker(code, { eval: true, name: i === 0 ? 'bench-spin' : 'bench-sys' });
+        worker.on('exit', resolve);
+        worker.on('error', reject);
+      }),
+  );
+  const ticker = setInterval(() => sampler.sample(), 50);
+  // Sample while both run (a thread that has ended is no longer in /proc).
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  clearInterval(ticker);
+  sampler.sample();
+  const threads = sampler.threadWindow('me', t0, performance.now());
+  await Promise.all(done);
+  const byName = new Map(threads.map((t) => [t.name, t]));
+  const spinner = byName.get('bench-spin');
+  const caller = byName.get('bench-sys');
+  assert.ok(spinner && caller, `threads seen: ${threads.map((t) => t.name).join(', ')}`);
+  assert.ok(spinner.cpuPercent > 15, `spinner ${spinner.cpuPercent}`);
+  assert.ok(spinner.systemPercent < spinner.cpuPercent / 2, `spinner system ${spinner.systemPercent}`);
+  assert.ok(
+    caller.systemPercent > spinner.systemPercent,
+    `system: caller ${caller.systemPercent}, spinner ${spinner.systemPercent}`,
+  );
+  assert.deepEqual(
+    threads.map((t) => t.cpuPercent),
+    [...threads.map((t) => t.cpuPercent)].sort((a, b) => b - a),
+    'busiest first',
+  );
+  assert.deepEqual(sampler.threadWindow('nobody', t0, performance.now()), []);
 });

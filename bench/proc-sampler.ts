@@ -5,12 +5,15 @@
  * /proc/PID/stat (utime + stime, in clock ticks) and /proc/PID/status (VmRSS,
  * VmHWM); the pid MACHINE stands for the whole machine's busy time (/proc/stat).
  * Out: `window(name, from, to)` gives the average CPU % over a time span (tick
- * delta / wall time; 100 % = one core) and the peak RSS seen in it.
+ * delta / wall time; 100 % = one core) and the peak RSS seen in it. A process
+ * watched with `threads` also has its threads read (/proc/PID/task/TID/stat),
+ * summed by thread name: `threadWindow` gives each name's CPU % and the system
+ * (kernel) part of it over a span.
  * A process that exited is simply no longer sampled; reading never throws.
  * Reads only the kernel's own files (trusted input).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcReading {
   /** utime + stime in seconds. */
@@ -20,9 +23,22 @@ export interface ProcReading {
   readonly hwmBytes: number;
 }
 
+/** CPU seconds of a process's threads, summed by thread name. */
+export type ThreadTimes = ReadonlyMap<string, { readonly user: number; readonly system: number }>;
+
 export interface Sample extends ProcReading {
   /** performance.now() of the reading. */
   readonly t: number;
+  readonly threads?: ThreadTimes;
+}
+
+export interface ThreadSummary {
+  /** Thread name as the kernel has it (at most 15 characters). */
+  readonly name: string;
+  /** Average over the window, 100 = one core busy. */
+  readonly cpuPercent: number;
+  /** The part of `cpuPercent` spent in the kernel (system calls, and network work done in them). */
+  readonly systemPercent: number;
 }
 
 export interface WindowSummary {
@@ -72,6 +88,37 @@ export function readProc(pid: number): ProcReading | undefined {
   }
 }
 
+/**
+ * CPU time of every thread of `pid`, summed by thread name; undefined when the process
+ * is gone. A thread that ends between two readings takes its time with it.
+ */
+export function readThreads(pid: number): ThreadTimes | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return undefined;
+  }
+  const times = new Map<string, { user: number; system: number }>();
+  const perTick = 1 / ticksPerSecond();
+  for (const tid of tids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+    } catch {
+      continue; // the thread ended
+    }
+    const close = stat.lastIndexOf(')');
+    const name = stat.slice(stat.indexOf('(') + 1, close);
+    const fields = stat.slice(close + 2).split(' ');
+    const entry = times.get(name) ?? { user: 0, system: 0 };
+    entry.user += Number(fields[11]) * perTick;
+    entry.system += Number(fields[12]) * perTick;
+    times.set(name, entry);
+  }
+  return times;
+}
+
 /** Busy CPU time of the whole machine (all cores, everything but idle and iowait) as a reading. */
 export function readMachine(): ProcReading | undefined {
   try {
@@ -90,6 +137,7 @@ export const MACHINE = -1;
 
 export class ProcSampler {
   #pids = new Map<string, number>();
+  #withThreads = new Set<string>();
   #samples = new Map<string, Sample[]>();
   #timer: NodeJS.Timeout | undefined;
   #intervalMs: number;
@@ -100,9 +148,14 @@ export class ProcSampler {
     this.#intervalMs = intervalMs;
   }
 
-  /** Starts (or restarts, after a process was replaced) sampling `pid` under `name`. */
-  watch(name: string, pid: number): void {
+  /**
+   * Starts (or restarts, after a process was replaced) sampling `pid` under `name`;
+   * with `threads`, its threads too.
+   */
+  watch(name: string, pid: number, options: { threads?: boolean } = {}): void {
     this.#pids.set(name, pid);
+    if (options.threads) this.#withThreads.add(name);
+    else this.#withThreads.delete(name);
     if (!this.#samples.has(name)) this.#samples.set(name, []);
     this.sample();
   }
@@ -128,7 +181,8 @@ export class ProcSampler {
       const reading = pid === MACHINE ? readMachine() : readProc(pid);
       const list = this.#samples.get(name);
       if (reading === undefined || list === undefined) continue;
-      list.push({ t, ...reading });
+      const threads = this.#withThreads.has(name) ? readThreads(pid) : undefined;
+      list.push(threads === undefined ? { t, ...reading } : { t, ...reading, threads });
       if (list.length > this.#maxSamples) list.splice(0, list.length - this.#maxSamples);
     }
   }
@@ -163,5 +217,33 @@ export class ProcSampler {
       peakRssBytes: peakRss,
       samples: inside.length,
     };
+  }
+
+  /**
+   * CPU of `name`'s threads between two performance.now() times, by thread name,
+   * busiest first: the difference between the first and the last reading in the span.
+   * A name whose time went down (its thread was replaced) is left out.
+   */
+  threadWindow(name: string, from: number, to: number): ThreadSummary[] {
+    const inside = this.samples(name).filter(
+      (s) => s.threads !== undefined && s.t >= from - this.#intervalMs && s.t <= to + 1,
+    );
+    const first = inside[0];
+    const last = inside[inside.length - 1];
+    if (first === undefined || last === undefined || last.t <= first.t) return [];
+    const wall = (last.t - first.t) / 1000;
+    const out: ThreadSummary[] = [];
+    for (const [thread, end] of last.threads!) {
+      const start = first.threads!.get(thread) ?? { user: 0, system: 0 };
+      const user = end.user - start.user;
+      const system = end.system - start.system;
+      if (user < 0 || system < 0) continue;
+      out.push({
+        name: thread,
+        cpuPercent: ((user + system) / wall) * 100,
+        systemPercent: (system / wall) * 100,
+      });
+    }
+    return out.sort((a, b) => b.cpuPercent - a.cpuPercent);
   }
 }

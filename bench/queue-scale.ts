@@ -155,7 +155,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         ...(ctx.cpuProfileDir === undefined ? {} : { cpuProfileDir: ctx.cpuProfileDir }),
       });
       try {
-        ctx.sampler.watch('mxpress', second.pid);
+        ctx.sampler.watch('mxpress', second.pid, { threads: true });
         const afterRestart = readProc(second.pid);
         const deferredAfterRestart = (await getStats(second.httpBase)).recipientsByStatus.deferred ?? 0;
 

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cpuMsPerMessage, round } from './figures.ts';
 import type { QueueScaleResult } from './queue-scale.ts';
-import type { AcceptResult, E2eResult, LatencyResult } from './scenarios.ts';
+import type { AcceptResult, E2eResult, LatencyResult, ProcessFigures } from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
 
 export interface Results {
@@ -37,6 +37,22 @@ const cpu = (
   perSecond: number,
 ): string =>
   `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
+/** mxpress's CPU per message by thread, with the kernel's part of each, when its threads were read. */
+const byThread = (f: ProcessFigures, perSecond: number): Row[] =>
+  f.threads === undefined
+    ? []
+    : [
+        [
+          'mxpress by thread',
+          `${f.threads
+            .filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0)
+            .map(
+              (t) =>
+                `${t.thread} ${cpuMsPerMessage(t.cpuPercent, perSecond)} (system ${cpuMsPerMessage(t.systemPercent, perSecond)})`,
+            )
+            .join(', ')} ms CPU per message`,
+        ],
+      ];
 const machine = (m: { busyPercent: number; othersPercent: number }): string =>
   `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark`;
 const errs = (e: Readonly<Record<string, number>>): string =>
@@ -62,6 +78,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           `${a.commitGroups.meanSize} (${a.commitGroups.items} writes in ${a.commitGroups.groups} syncs)`,
         ],
         ['mxpress', cpu(a.mxpress, a.acceptedPerSecond)],
+        ...byThread(a.mxpress, a.acceptedPerSecond),
         ['load generator', `${a.generator.cpuPercent}% CPU`],
         ['machine', machine(a.machine)],
         ...(a.failed > 0 ? ([['failures', errs(a.errors)]] as Row[]) : []),
@@ -102,6 +119,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           : []),
         ['commit group size', String(e.commitGroups.meanSize)],
         ['mxpress', cpu(e.mxpress, e.deliveredPerSecond)],
+        ...byThread(e.mxpress, e.deliveredPerSecond),
         ['sink', `${e.sink.cpuPercent}% CPU`],
         ['machine', machine(e.machine)],
         ...(e.failed > 0 ? ([['failures', errs(e.errors)]] as Row[]) : []),
@@ -128,6 +146,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           ? ([['remote reply->event on stream p50/p90/p99/max', pct(l.feedbackMs)]] as Row[])
           : []),
         ['mxpress', cpu(l.mxpress, l.achievedRate)],
+        ...byThread(l.mxpress, l.achievedRate),
         ['machine', machine(l.machine)],
         ...jsSinkNote,
       ]),
@@ -155,6 +174,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           `${q.healthyWithoutBacklog.deliveredPerSecond} msgs/s on the fresh server before the fill, ${q.healthyFreshAfter.deliveredPerSecond} on a fresh server after (backlog/none: ${backlogRatio(q)})`,
         ],
         ['mxpress while healthy', cpu(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
+        ...byThread(q.healthy.mxpress, q.healthy.deliveredPerSecond),
       ]),
     );
   return `${parts.join('\n\n')}\n`;

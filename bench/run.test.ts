@@ -91,6 +91,12 @@ test('a small run of all three scenarios writes report.json and throughput.svg',
   assert.ok(accept.acceptedPerSecond > 0);
   assert.ok(accept.commitGroups.groups > 0 && accept.commitGroups.items >= 300);
   assert.ok(accept.mxpress.peakRssMiB > 10);
+  // mxpress's CPU by thread: its three threads, named.
+  for (const figures of [accept.mxpress, e2e.mxpress]) {
+    const threads = (figures.threads as { thread: string; cpuPercent: number }[]).map((t) => t.thread);
+    for (const thread of ['SMTP ingress', 'spool', 'main'])
+      assert.ok(threads.includes(thread), threads.join(', '));
+  }
   assert.equal(e2e.delivered, 300);
   assert.equal(e2e.allDelivered, true);
   assert.ok(e2e.messagesPerConnection >= 1);
@@ -107,6 +113,10 @@ test('a small run of all three scenarios writes report.json and throughput.svg',
     /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
   );
   assert.match(run.stdout(), /accept \(durable commits\)[\s\S]*e2e[\s\S]*latency/);
+  assert.match(
+    run.stdout(),
+    /mxpress by thread +\S.*SMTP ingress [\d.]+ \(system [\d.]+\).* ms CPU per message/,
+  );
 });
 
 test('--cpu-profile writes a CPU profile of each mxpress thread next to the report', async () => {

@@ -36,6 +36,15 @@ export interface ProcessFigures {
   readonly cpuPercent: number;
   readonly peakCpuPercent: number;
   readonly peakRssMiB: number;
+  /** mxpress only: CPU by thread (its threads named as in `threadLabel`), busiest first. */
+  readonly threads?: readonly ThreadFigures[];
+}
+
+export interface ThreadFigures {
+  readonly thread: string;
+  readonly cpuPercent: number;
+  /** The kernel's part of `cpuPercent`: socket and file system calls. */
+  readonly systemPercent: number;
 }
 
 /** The whole machine during a window: busy CPU, and the part of it used by processes not in the benchmark. */
@@ -119,12 +128,38 @@ export function baseLoad(ctx: BenchContext, server: ServerProcess): LoadOptions 
   };
 }
 
+/** What an mxpress thread is, from the name the kernel shows for it. */
+export function threadLabel(name: string): string {
+  if (name === 'MainThread') return 'main';
+  if (name === 'mxpress-ingress') return 'SMTP ingress';
+  if (name === 'mxpress-spool') return 'spool';
+  if (name.startsWith('V8')) return 'V8 helpers';
+  return 'other';
+}
+
+/** CPU by thread label (threads of one label summed), busiest first. */
+function threadFigures(sampler: ProcSampler, name: string, from: number, to: number): ThreadFigures[] {
+  const byLabel = new Map<string, { cpu: number; system: number }>();
+  for (const t of sampler.threadWindow(name, from, to)) {
+    const label = threadLabel(t.name);
+    const sum = byLabel.get(label) ?? { cpu: 0, system: 0 };
+    sum.cpu += t.cpuPercent;
+    sum.system += t.systemPercent;
+    byLabel.set(label, sum);
+  }
+  return [...byLabel]
+    .map(([thread, { cpu, system }]) => ({ thread, cpuPercent: round(cpu), systemPercent: round(system) }))
+    .sort((a, b) => b.cpuPercent - a.cpuPercent);
+}
+
 export function processFigures(sampler: ProcSampler, name: string, from: number, to: number): ProcessFigures {
   const w = sampler.window(name, from, to);
+  const threads = threadFigures(sampler, name, from, to);
   return {
     cpuPercent: round(w.cpuPercent),
     peakCpuPercent: round(w.peakCpuPercent),
     peakRssMiB: mib(w.peakRssBytes),
+    ...(threads.length > 0 ? { threads } : {}),
   };
 }
 
@@ -151,7 +186,7 @@ export async function withServer<T>(
       ...(ctx.cpuProfileDir === undefined ? {} : { cpuProfileDir: ctx.cpuProfileDir }),
       ...extra,
     });
-    ctx.sampler.watch('mxpress', server.pid);
+    ctx.sampler.watch('mxpress', server.pid, { threads: true });
     try {
       return await fn(server, dataDir);
     } finally {
@@ -207,6 +242,8 @@ async function recordLoad(
   run: () => Promise<LoadResult>,
 ): Promise<LoadResult> {
   const from = performance.now();
+  // A reading at the start, so that even a short load has one at each end of its window.
+  ctx.sampler.sample();
   const load = await run();
   for (const t of load.acceptedAt) ctx.acceptedTimes.push(t);
   ctx.spans.push({ label, from, to: performance.now() });
