@@ -11,9 +11,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Config } from '../../src/config/types.ts';
-import { type DeliveryLab, startDeliveryLab } from '../harness/delivery-lab.ts';
-import { rawSession } from '../harness/raw-session.ts';
+import { type DeliveryLab, startDeliveryLab, withSyncListener } from '../harness/delivery-lab.ts';
+import { type RawSession, rawSession } from '../harness/raw-session.ts';
 
 const failingModule = new URL('../harness/failing-ingress-worker.ts', import.meta.url);
 
@@ -99,6 +98,18 @@ describe('SMTP ingress thread failure', () => {
   });
 });
 
+/** Opens a session and sends one message to `to`, up to its final dot; the reply is the caller's to read. */
+async function sendMessage(port: number, to: string): Promise<RawSession> {
+  const s = await rawSession(port);
+  await s.expect(220);
+  await s.command('EHLO app.example', 250);
+  await s.command('MAIL FROM:<sender@dump.test>', 250);
+  await s.command(`RCPT TO:<${to}>`, 250);
+  await s.command('DATA', 354);
+  s.send(`Subject: for ${to}\r\n\r\nwaits for its verdict\r\n.\r\n`);
+  return s;
+}
+
 describe('SMTP ingress thread failure during sync delivery', () => {
   let lab: DeliveryLab;
   let port = 0;
@@ -106,19 +117,7 @@ describe('SMTP ingress thread failure during sync delivery', () => {
   const cue = join(dir, 'fail');
   before(async () => {
     process.env.MXPRESS_TEST_INGRESS_FAIL_FILE = cue;
-    lab = await startDeliveryLab({
-      ingressModule: failingModule,
-      mutate: (c: Config): Config => ({
-        ...c,
-        smtp: {
-          ...c.smtp,
-          listeners: [
-            ...c.smtp.listeners,
-            { ...c.smtp.listeners[0]!, name: 'sync', port: 0, deliveryMode: 'sync', syncBudgetMs: 30_000 },
-          ],
-        },
-      }),
-    });
+    lab = await startDeliveryLab({ ingressModule: failingModule, mutate: withSyncListener(30_000) });
     port = lab.server.running.listeners[1]!.port;
   });
   after(async () => {
@@ -134,13 +133,7 @@ describe('SMTP ingress thread failure during sync delivery', () => {
     lab.sinks.ok.setScript({ replyDelayMs: 800 });
     lab.sinks.hard.setScript({ replyDelayMs: 1500, onRcpt: () => '550 5.1.1 No such user here' });
 
-    const first = await rawSession(port);
-    await first.expect(220);
-    await first.command('EHLO app.example', 250);
-    await first.command('MAIL FROM:<sender@dump.test>', 250);
-    await first.command('RCPT TO:<first@d1.test>', 250);
-    await first.command('DATA', 354);
-    first.send('Subject: first\r\n\r\nwaits for its verdict\r\n.\r\n');
+    const first = await sendMessage(port, 'first@d1.test');
     const received = await lab.waitForEvent((e) => e.type === 'received');
     // The question follows the commit at once; then the thread fails.
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -148,14 +141,8 @@ describe('SMTP ingress thread failure during sync delivery', () => {
     assert.equal(await first.closed(5000), true, 'the session of the failed thread was not cut');
     await greeted(port, 10_000);
 
-    const second = await rawSession(port);
+    const second = await sendMessage(port, 'second@hard.test');
     try {
-      await second.expect(220);
-      await second.command('EHLO app.example', 250);
-      await second.command('MAIL FROM:<sender@dump.test>', 250);
-      await second.command('RCPT TO:<second@hard.test>', 250);
-      await second.command('DATA', 354);
-      second.send('Subject: second\r\n\r\nwaits for its own verdict\r\n.\r\n');
       const reply = await second.reply(20_000);
       const delivered = lab.events.find((e) => e.type === 'delivered' && e.messageId === received.messageId);
       assert.ok(delivered, "the first message's verdict had not come before the second's reply");

@@ -5,8 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { Config } from '../../src/config/types.ts';
-import { type DeliveryLab, startDeliveryLab } from '../harness/delivery-lab.ts';
+import { type DeliveryLab, startDeliveryLab, withSyncListener } from '../harness/delivery-lab.ts';
 import { rawSession } from '../harness/raw-session.ts';
 
 async function sendSync(port: number, to: readonly string[]): Promise<{ code: number; text: string }> {
@@ -30,18 +29,7 @@ describe('sync delivery', () => {
   let lab: DeliveryLab;
   let port = 0;
   before(async () => {
-    lab = await startDeliveryLab({
-      mutate: (c: Config): Config => ({
-        ...c,
-        smtp: {
-          ...c.smtp,
-          listeners: [
-            ...c.smtp.listeners,
-            { ...c.smtp.listeners[0]!, name: 'sync', port: 0, deliveryMode: 'sync', syncBudgetMs: 5000 },
-          ],
-        },
-      }),
-    });
+    lab = await startDeliveryLab({ mutate: withSyncListener(5000) });
     port = lab.server.running.listeners[1]!.port;
   });
   after(async () => {

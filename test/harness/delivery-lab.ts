@@ -18,6 +18,7 @@
  *   servfail.test     SERVFAIL
  *   anything else     NXDOMAIN
  */
+import type { Config } from '../../src/config/types.ts';
 import type { LifecycleEvent } from '../../src/contracts/events.ts';
 import { type DnsServer, startDnsServer, type Zone } from './dns-server.ts';
 import { startTestServer, type TestServer, type TestServerOptions } from './mxpress.ts';
@@ -44,6 +45,23 @@ export interface DeliveryLab {
   waitFor<T extends LifecycleEvent>(predicate: (e: LifecycleEvent) => e is T, timeoutMs?: number): Promise<T>;
   waitForEvent(predicate: (e: LifecycleEvent) => boolean, timeoutMs?: number): Promise<LifecycleEvent>;
   close(): Promise<void>;
+}
+
+/**
+ * A config change for `startDeliveryLab`'s `mutate`: a second listener, named `sync`,
+ * whose DATA reply is the delivery verdict.
+ */
+export function withSyncListener(syncBudgetMs: number): (c: Config) => Config {
+  return (c) => ({
+    ...c,
+    smtp: {
+      ...c.smtp,
+      listeners: [
+        ...c.smtp.listeners,
+        { ...c.smtp.listeners[0]!, name: 'sync', port: 0, deliveryMode: 'sync', syncBudgetMs },
+      ],
+    },
+  });
 }
 
 export function labZone(): Zone {
