@@ -53,7 +53,6 @@ export function suppressionKey(address: string): string {
   return address.toLowerCase();
 }
 
-/** Validates operator-given text as an RFC 5321 mailbox and returns its key. */
 /**
  * The RCPT-path lookup shared by the list and its mirrors (suppression-mirror.ts): the
  * active entry for `address` (envelope form) in `index`, or undefined. A lapsed entry
@@ -74,6 +73,7 @@ export function activeEntry(
   return entry;
 }
 
+/** Validates operator-given text as an RFC 5321 mailbox and returns its key. */
 export function addressKey(text: string): string {
   const parsed = parseMailbox(text.trim(), { allowUtf8: true });
   if (!parsed.ok) throw new SuppressionError('INVALID_ADDRESS', `"${text}": ${parsed.message}`);
