@@ -93,7 +93,6 @@ export type SqliteSpool = Spool & {
   attachClient(): MessagePort;
 };
 
-const FREE_BYTES_CACHE_MS = 1_000;
 const NO_EVENTS: LifecycleEvent[] = [];
 /** Requests queued to the engine at once; past this, calls fail at once (temporary). */
 const MAX_PENDING_REQUESTS = 10_000;
@@ -137,8 +136,6 @@ class SqliteSpoolFront implements SqliteSpool {
   #idleWaiters: (() => void)[] = [];
   #opening: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
-  #free: { at: number; value: number } | undefined;
-  #freeInFlight: Promise<number> | undefined;
 
   constructor(options: SqliteSpoolOptions) {
     this.#options = options;
@@ -275,20 +272,11 @@ class SqliteSpoolFront implements SqliteSpool {
     return port2;
   }
 
+  /** Uncached: the runtime reads it in the background (runtime/free-space.ts), not per message. */
   async freeBytes(): Promise<number> {
     this.#ensureOpen();
-    const cached = this.#free;
-    if (cached !== undefined && Date.now() - cached.at < FREE_BYTES_CACHE_MS) return cached.value;
-    this.#freeInFlight ??= diskFreeBytes(this.#options.dataDir)
-      .then((value) => {
-        this.#free = { at: Date.now(), value };
-        return value;
-      })
-      .finally(() => {
-        this.#freeInFlight = undefined;
-      });
     try {
-      return await this.#freeInFlight;
+      return await diskFreeBytes(this.#options.dataDir);
     } catch (error) {
       throw spoolIo(error);
     }
