@@ -10,7 +10,10 @@
  * rejects with the thread's own error (a port in use, a bad certificate). If the
  * thread dies later (a bug), the error is logged and a new one is started on the same
  * listeners, after RESTART_MS: mail already acknowledged is in the spool, and
- * clients whose sessions were cut retry. No untrusted input reaches this side.
+ * clients whose sessions were cut retry. A replacement that fails to start is tried
+ * again, the wait doubling up to MAX_RESTART_MS. Stopping while no thread runs (between
+ * a failure and its replacement) has nothing to wait for. No untrusted input reaches
+ * this side.
  */
 import { type MessagePort, Worker } from 'node:worker_threads';
 import type { Config } from '../config/types.ts';
@@ -20,6 +23,7 @@ import type { LogLevel } from '../ingress/smtp/session-env.ts';
 import type { FromIngress, IngressWorkerData, ListenerInfo, ToIngress } from './ingress-protocol.ts';
 
 const RESTART_MS = 1000;
+const MAX_RESTART_MS = 30_000;
 
 export interface IngressThreadOptions {
   readonly config: Config;
@@ -46,6 +50,8 @@ export interface IngressThread {
 
 export async function startIngressThread(options: IngressThreadOptions): Promise<IngressThread> {
   let worker: Worker;
+  /** The current thread has not exited. */
+  let alive = false;
   let listeners: readonly ListenerInfo[] = [];
   let connections = 0;
   let stopping = false;
@@ -112,6 +118,7 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
       name: 'mxpress-ingress',
     });
     worker = current;
+    alive = true;
     return new Promise<void>((resolve, reject) => {
       let started = false;
       current.on('message', (message: FromIngress) => {
@@ -130,21 +137,32 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
         else options.log('error', 'the SMTP ingress thread failed', { error: String(error) });
       });
       current.on('exit', (code) => {
+        if (worker === current) alive = false;
         if (!started) {
           reject(new Error(`the SMTP ingress thread exited (code ${code}) before it was ready`));
           return;
         }
         if (stopping) return;
         options.log('error', 'the SMTP ingress thread ended; starting another', { code });
-        const timer = setTimeout(() => {
-          if (stopping) return;
-          spawn().catch((error: unknown) =>
-            options.log('error', 'could not restart the SMTP ingress thread', { error: String(error) }),
-          );
-        }, RESTART_MS);
-        timer.unref();
+        restartAfter(RESTART_MS);
       });
     });
+  }
+
+  /** Starts a replacement after `delayMs`; one that fails to start is tried again, later each time. */
+  function restartAfter(delayMs: number): void {
+    const timer = setTimeout(() => {
+      if (stopping) return;
+      spawn().catch((error: unknown) => {
+        const next = Math.min(delayMs * 2, MAX_RESTART_MS);
+        options.log('error', 'could not restart the SMTP ingress thread; trying again', {
+          error: String(error),
+          inMs: next,
+        });
+        restartAfter(next);
+      });
+    }, delayMs);
+    timer.unref();
   }
 
   function expect(type: 'closed' | 'drained', message: ToIngress): Promise<void> {
@@ -153,8 +171,9 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
         waiting.delete(type);
         resolve();
       };
+      // A thread that is gone (or goes meanwhile) has nothing left to close or drain.
+      if (!alive) return done();
       waiting.set(type, done);
-      // A thread that is gone has nothing left to close or drain.
       worker.once('exit', done);
       send(message);
     });

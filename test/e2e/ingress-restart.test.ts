@@ -7,7 +7,7 @@
  * not handed to a session of the new thread (whose questions are numbered afresh).
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,12 +37,15 @@ describe('SMTP ingress thread failure', () => {
   let lab: DeliveryLab;
   const dir = mkdtempSync(join(tmpdir(), 'mxpress-ingress-cue-'));
   const cue = join(dir, 'fail');
+  const startCue = join(dir, 'fail-start');
   before(async () => {
     process.env.MXPRESS_TEST_INGRESS_FAIL_FILE = cue;
+    process.env.MXPRESS_TEST_INGRESS_FAIL_START_FILE = startCue;
     lab = await startDeliveryLab({ ingressModule: failingModule });
   });
   after(async () => {
     delete process.env.MXPRESS_TEST_INGRESS_FAIL_FILE;
+    delete process.env.MXPRESS_TEST_INGRESS_FAIL_START_FILE;
     await lab.close();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -95,6 +98,20 @@ describe('SMTP ingress thread failure', () => {
       s.close();
     }
     console.log(`ℹ serving again ${tookMs} ms after the failure`);
+  });
+  it('tries again when the replacement fails to start', async () => {
+    const port = lab.server.port;
+    writeFileSync(startCue, '');
+    writeFileSync(cue, '');
+    // The first replacement takes the start cue and fails; the next one must serve.
+    const deadline = Date.now() + 5000;
+    while (existsSync(startCue) && Date.now() < deadline)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(existsSync(startCue), false, 'no replacement was started');
+    const tookMs = await greeted(port, 15_000);
+    const id = await lab.submit('sender@dump.test', ['c@d1.test']);
+    await lab.waitForEvent((e) => e.type === 'delivered' && e.messageId === id);
+    console.log(`ℹ serving again ${tookMs} ms after the failed replacement`);
   });
 });
 
@@ -151,5 +168,35 @@ describe('SMTP ingress thread failure during sync delivery', () => {
     } finally {
       second.close();
     }
+  });
+});
+
+describe('SMTP ingress thread failure, then a stop before the replacement', () => {
+  let lab: DeliveryLab;
+  const dir = mkdtempSync(join(tmpdir(), 'mxpress-ingress-cue-'));
+  const cue = join(dir, 'fail');
+  before(async () => {
+    process.env.MXPRESS_TEST_INGRESS_FAIL_FILE = cue;
+    lab = await startDeliveryLab({ ingressModule: failingModule });
+  });
+  after(async () => {
+    delete process.env.MXPRESS_TEST_INGRESS_FAIL_FILE;
+    await lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('stops at once when no ingress thread is running', async () => {
+    const open = await rawSession(lab.server.port);
+    await open.expect(220);
+    writeFileSync(cue, '');
+    assert.equal(await open.closed(5000), true, 'the session of the failed thread was not cut');
+    // Within the pause before a replacement starts: nothing to close or drain there.
+    const started = Date.now();
+    const outcome = await Promise.race([
+      lab.server.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(resolve, 5000, 'still stopping')),
+    ]);
+    assert.equal(outcome, 'stopped');
+    console.log(`ℹ stopped ${Date.now() - started} ms after the thread failed`);
   });
 });

@@ -2,11 +2,19 @@
  * The SMTP ingress thread, failing on cue: runs the real thread
  * (src/runtime/ingress-worker.ts) and, once the file named by
  * MXPRESS_TEST_INGRESS_FAIL_FILE appears, removes it and throws an uncaught error,
- * as a bug in a session would. The thread started in its place finds no file and
- * stays up.
+ * as a bug in a session would. A thread that finds the file named by
+ * MXPRESS_TEST_INGRESS_FAIL_START_FILE when it starts removes it and fails before
+ * binding anything, as a replacement that cannot start would. Without the files it
+ * is the real thread.
  */
 import { existsSync, rmSync } from 'node:fs';
-import '../../src/runtime/ingress-worker.ts';
+
+const failStart = process.env.MXPRESS_TEST_INGRESS_FAIL_START_FILE;
+if (failStart !== undefined && existsSync(failStart)) {
+  rmSync(failStart);
+  throw new Error('ingress thread failing to start, on cue');
+}
+await import('../../src/runtime/ingress-worker.ts');
 
 const cue = process.env.MXPRESS_TEST_INGRESS_FAIL_FILE;
 if (cue !== undefined) {
