@@ -64,7 +64,8 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
     worker.postMessage(message);
   }
 
-  function onMessage(message: FromIngress): void {
+  /** What a running thread reports (its start, `ready` or `failed`, is handled by spawn). */
+  function onMessage(message: Exclude<FromIngress, { type: 'ready' | 'failed' }>): void {
     switch (message.type) {
       case 'stats':
         connections = message.connections;
@@ -81,12 +82,6 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
       }
       case 'sync-answered':
         options.sync.answered(message.messageId, message.refusal);
-        return;
-      case 'ready':
-        listeners = message.listeners;
-        return;
-      case 'failed':
-        options.log('error', 'the SMTP ingress thread failed to start', { error: message.error });
         return;
       case 'closed':
       case 'drained':
@@ -122,11 +117,11 @@ export async function startIngressThread(options: IngressThreadOptions): Promise
     return new Promise<void>((resolve, reject) => {
       let started = false;
       current.on('message', (message: FromIngress) => {
-        if (!started && message.type === 'ready') {
+        if (message.type === 'ready') {
           started = true;
           listeners = message.listeners;
           resolve();
-        } else if (!started && message.type === 'failed') {
+        } else if (message.type === 'failed') {
           reject(new Error(message.error));
         } else {
           onMessage(message);
