@@ -114,6 +114,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
       processMetrics: true,
     });
   } catch (error) {
+    free.stop();
     await spool.close();
     throw error;
   }
@@ -184,6 +185,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
     await deliverySide.stop(0);
     await feedback.stop();
     await purge.stop();
+    free.stop();
     await spool.close();
     throw error;
   }
@@ -221,6 +223,7 @@ export async function startMxpress(config: Config, options: StartOptions = {}): 
     await deliverySide.stop(0);
     await feedback.stop();
     await purge.stop();
+    free.stop();
     await spool.close();
     throw error;
   }
