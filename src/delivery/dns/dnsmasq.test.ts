@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { test } from 'node:test';
@@ -28,13 +29,23 @@ function findDnsmasq(): string | undefined {
   return undefined;
 }
 
-async function freeUdpPort(): Promise<number> {
+/** A loopback port free for both UDP and TCP at the moment of asking: dnsmasq listens on both. */
+async function freePort(): Promise<number> {
   const probe = createSocket('udp4');
   probe.bind(0, '127.0.0.1');
   await once(probe, 'listening');
   const port = probe.address().port;
-  probe.close();
-  return port;
+  const tcp = createServer();
+  try {
+    tcp.listen(port, '127.0.0.1');
+    await once(tcp, 'listening');
+    return port;
+  } catch {
+    return freePort();
+  } finally {
+    tcp.close();
+    probe.close();
+  }
 }
 
 /** Starts dnsmasq in the foreground and resolves once it logged that it started. */
@@ -91,8 +102,17 @@ const binary = findDnsmasq();
 test('our resolver agrees with dnsmasq', {
   skip: binary === undefined ? 'dnsmasq is not installed (sudo scripts/install-test-peers.sh)' : false,
 }, async () => {
-  const port = await freeUdpPort();
-  const child = await startDnsmasq(binary!, port);
+  // Other tests open ephemeral ports all the time: one can take ours between the probe and
+  // dnsmasq's bind, so a start refused for a busy address tries another port.
+  let port = 0;
+  let child: ChildProcess | undefined;
+  for (let attempt = 1; child === undefined; attempt++) {
+    port = await freePort();
+    child = await startDnsmasq(binary!, port).catch((error: Error) => {
+      if (attempt < 5 && /Address already in use/.test(error.message)) return undefined;
+      throw error;
+    });
+  }
   try {
     const resolver = createResolver({ servers: [`127.0.0.1:${port}`], timeoutMs: 1000, cacheMaxEntries: 0 });
     assert.deepEqual(await resolver.resolveMx('mx.test'), {
