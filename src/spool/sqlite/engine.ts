@@ -17,9 +17,12 @@
  *    every request whose writes were in it is rejected with that error and not tried
  *    a third time. The next request starts a fresh transaction on the same connection.
  *  - SQLITE_FULL / ENOSPC map to `full` (SPOOL_FULL), everything else to `io`.
+ *  - On a disk with little room left, every write batch is checkpointed at once and
+ *    the WAL truncated; after a `full`, writes wait for such a checkpoint and fail at
+ *    once, appending nothing, until it succeeds (see #outOfRoom).
  * No untrusted input beyond bound parameters (see write-ops.ts, read-ops.ts).
  */
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, statfsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import {
@@ -88,8 +91,18 @@ export function toWireError(error: unknown): WireError {
  */
 const CHECKPOINT_IDLE_MS = 200;
 const CHECKPOINT_BUSY_MS = 400;
+/** How long the request queue must stay empty before `idle` is called. */
+export const IDLE_CHECKPOINT_MS = 5;
 /** After this many transactions the WAL is rewound to its start (RESTART checkpoint). */
 const CHECKPOINT_RESTART_TRANSACTIONS = 1000;
+/**
+ * With less free space than this on the spool's disk (the default `minFreeBytes`,
+ * below which new mail is refused anyway), each write batch is checkpointed at once
+ * and the WAL truncated, so that what the WAL holds never needs more room to be
+ * copied back than one batch. Read from the file system at most every SPACE_READ_MS.
+ */
+const LOW_SPACE_BYTES = 64 * 1024 * 1024;
+const SPACE_READ_MS = 100;
 
 export class SqliteEngine {
   readonly #options: EngineOptions;
@@ -102,6 +115,21 @@ export class SqliteEngine {
   #startupPending = false;
   /** Write transactions since the last checkpoint. */
   #walWrites = 0;
+  /**
+   * A write or a checkpoint failed for want of space. A checkpoint copies the WAL's
+   * pages into the database file, which may have to grow; while it cannot, the WAL
+   * cannot be rewound either, and every transaction makes it longer. Left alone, a
+   * full disk ends with a WAL holding more than the database has room to take back,
+   * and a checkpoint that cannot finish still grows the database file into any space
+   * freed later, leaving none for commits: the spool never recovers. So (besides
+   * LOW_SPACE_BYTES, which keeps the WAL short before it comes to that) from a `full`
+   * on, each write batch first checkpoints with TRUNCATE, which also hands the WAL's
+   * space back, and until that succeeds writes fail as `full` without appending.
+   */
+  #outOfRoom = false;
+  /** Less than LOW_SPACE_BYTES free at the last reading, taken at #spaceReadAt. */
+  #lowSpace = false;
+  #spaceReadAt = 0;
   #lastCheckpoint = Date.now();
   #logs: LogRecord[] = [];
 
@@ -122,16 +150,55 @@ export class SqliteEngine {
     const state = this.#state;
     if (state === undefined) return;
     const now = Date.now();
+    if (this.#outOfRoom) {
+      this.#makeRoom(state.db);
+      return;
+    }
     if (this.#walWrites === 0 || (!force && now - this.#lastCheckpoint < CHECKPOINT_IDLE_MS)) return;
     try {
       state.db.exec('PRAGMA wal_checkpoint(PASSIVE)');
       // Reuse the WAL from its start once everything in it is in the database.
       if (this.#walWrites > CHECKPOINT_RESTART_TRANSACTIONS) state.db.exec('PRAGMA wal_checkpoint(RESTART)');
     } catch (error) {
-      this.#log('spool checkpoint failed', toWireError(error));
+      const wire = toWireError(error);
+      if (wire.kind === 'full') this.#outOfRoom = true;
+      this.#log('spool checkpoint failed', wire);
     }
     this.#walWrites = 0;
     this.#lastCheckpoint = now;
+  }
+
+  /**
+   * Copies the whole WAL into the database and truncates it (see #outOfRoom); true
+   * once that succeeded and writes may append again.
+   */
+  #makeRoom(db: DatabaseSync): boolean {
+    try {
+      const result = db.prepare('PRAGMA wal_checkpoint(TRUNCATE)').get() as { busy?: number } | undefined;
+      if (result?.busy !== 0) return false;
+    } catch (error) {
+      const wire = toWireError(error);
+      if (wire.kind === 'full') this.#outOfRoom = true;
+      else this.#log('spool checkpoint failed', wire);
+      return false;
+    }
+    this.#outOfRoom = false;
+    this.#walWrites = 0;
+    this.#lastCheckpoint = Date.now();
+    return true;
+  }
+
+  /** Reads whether the spool's disk is low on space (at most every SPACE_READ_MS). */
+  #readSpace(): void {
+    const now = Date.now();
+    if (now - this.#spaceReadAt < SPACE_READ_MS) return;
+    this.#spaceReadAt = now;
+    try {
+      const fs = statfsSync(this.#options.dataDir);
+      this.#lowSpace = fs.bavail * fs.bsize < LOW_SPACE_BYTES;
+    } catch {
+      // Keep the last reading; a write that finds no room says so itself.
+    }
   }
 
   /** True when a checkpoint should run even though requests are waiting. */
@@ -318,7 +385,33 @@ export class SqliteEngine {
         this.#log('spool startup bookkeeping failed', toWireError(error));
       }
     }
-    if (this.#runWritesAtOnce(db, writes, requests, replies)) return;
+    this.#readSpace();
+    if (this.#outOfRoom && !this.#makeRoom(db)) {
+      const error: WireError = {
+        kind: 'full',
+        message: 'database or disk is full (the write-ahead log cannot be copied back into the database)',
+      };
+      for (const request of requests) replies.push({ id: request.id, ok: false, error });
+      return;
+    }
+    if (!this.#runWritesAtOnce(db, writes, requests, replies)) {
+      const first = replies.length;
+      this.#runWritesOneByOne(db, writes, requests, replies);
+      for (let i = first; i < replies.length && !this.#outOfRoom; i++) {
+        const reply = replies[i]!;
+        this.#outOfRoom = !reply.ok && reply.error.kind === 'full';
+      }
+    }
+    if (this.#lowSpace && !this.#outOfRoom) this.#makeRoom(db);
+  }
+
+  /** The batch again, each request in its own savepoint, after the at-once attempt failed. */
+  #runWritesOneByOne(
+    db: DatabaseSync,
+    writes: WriteOps,
+    requests: readonly Request[],
+    replies: Reply[],
+  ): void {
     let next = 0;
     while (next < requests.length) {
       const applied: { id: number; value: unknown }[] = [];

@@ -11,7 +11,7 @@
  * No untrusted input.
  */
 import { type MessagePort, Worker } from 'node:worker_threads';
-import { type EngineOptions, SqliteEngine } from './engine.ts';
+import { type EngineOptions, IDLE_CHECKPOINT_MS, SqliteEngine } from './engine.ts';
 import { batchLength, LAZY_SYNC_OPS, type ReplyBatch, type Request } from './protocol.ts';
 
 export interface TransportEvents {
@@ -103,6 +103,7 @@ export class InProcessTransport implements Transport {
   readonly #events: TransportEvents;
   readonly #queue: Request[] = [];
   #scheduled = false;
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(options: EngineOptions, events: TransportEvents) {
     this.#engine = new SqliteEngine(options);
@@ -116,7 +117,9 @@ export class InProcessTransport implements Transport {
 
   setActive(): void {}
 
-  async shutdown(): Promise<void> {}
+  async shutdown(): Promise<void> {
+    clearTimeout(this.#idleTimer);
+  }
 
   #schedule(): void {
     if (this.#scheduled) return;
@@ -132,11 +135,20 @@ export class InProcessTransport implements Transport {
     let result: ReplyBatch;
     try {
       result = this.#engine.runBatch(batch);
+      // Checkpoints as the worker runs them: overdue ones at once, others once idle.
+      if (this.#engine.checkpointOverdue) this.#engine.idle(true);
     } catch (error) {
       this.#events.onFailure(error instanceof Error ? error : new Error(String(error)));
       return;
     }
+    clearTimeout(this.#idleTimer);
     if (this.#queue.length > 0) this.#schedule();
+    else {
+      this.#idleTimer = setTimeout(() => {
+        if (this.#queue.length === 0 && !this.#engine.closed) this.#engine.idle();
+      }, IDLE_CHECKPOINT_MS);
+      this.#idleTimer.unref();
+    }
     this.#events.onBatch(result);
   }
 }

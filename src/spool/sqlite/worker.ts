@@ -26,7 +26,7 @@
  */
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
-import { type EngineOptions, SqliteEngine } from './engine.ts';
+import { type EngineOptions, IDLE_CHECKPOINT_MS, SqliteEngine } from './engine.ts';
 import {
   BATCH_LIMITS,
   batchLength,
@@ -223,6 +223,6 @@ function scheduleIdle(): void {
   clearTimeout(idleTimer);
   idleTimer = setTimeout(() => {
     if (!running && backlog.length === 0 && !engine.closed) engine.idle();
-  }, 5);
+  }, IDLE_CHECKPOINT_MS);
   idleTimer.unref();
 }
