@@ -198,6 +198,21 @@ describe('HTTP API against a running mxpress', () => {
     assert.ok(sunk.body.toString('utf8').endsWith('\r\nSubject: raw e2e\r\nX-Test: 1\r\n\r\nbody line\r\n'));
   });
 
+  it('a message over 1 MiB (handed to the spool thread, not copied) arrives whole', async () => {
+    const line = `${'0123456789'.repeat(7)}\r\n`;
+    const text = `Subject: big e2e\r\n\r\n${line.repeat(Math.ceil((2 * 1024 * 1024) / line.length))}`;
+    const reply = await request(`${base}/api/v1/messages?from=big@dump.test&to=big@d3.test`, {
+      body: text,
+      headers: { 'content-type': 'message/rfc822' },
+    });
+    assert.equal(reply.status, 202, JSON.stringify(reply.body));
+    await outcome('delivered', String(reply.body.id), 'big@d3.test');
+    const sunk = lab.sinks.ok.messages.find((m) => m.rcptTo.includes('big@d3.test'));
+    assert.ok(sunk);
+    assert.ok(sunk.body.length > text.length, `${sunk.body.length} bytes arrived`);
+    assert.ok(sunk.body.toString('latin1').endsWith(`\r\n${text}`));
+  });
+
   it('stats count recipients by status', async () => {
     const reply = await request(`${base}/api/v1/stats`);
     assert.equal(reply.status, 200);
