@@ -153,6 +153,19 @@ describe('classify: local error codes', () => {
       'soft',
     ],
     ['INTERNAL', undefined, 'local-error', 'soft'],
+    // The stand-in reply a replyless failure gets (transaction-outcomes.ts): the error code decides.
+    [
+      'LOCAL',
+      { code: 451, enhanced: '4.4.1', text: 'LOCAL during mail: could not load the message' },
+      'local-error',
+      'soft',
+    ],
+    [
+      'ETIMEDOUT',
+      { code: 451, enhanced: '4.4.1', text: 'ETIMEDOUT during data: no reply in 600 s' },
+      'connection-timeout',
+      'soft',
+    ],
     ['EWHATEVER', undefined, 'unknown', 'soft'],
   ];
   for (const [errorCode, reply, category, severity] of cases) {
