@@ -286,6 +286,12 @@ describe('parseExplainInput', () => {
     assert.deepEqual(parseExplainInput('550 MESSAGE REJECTED'), {
       reply: { code: 550, text: 'MESSAGE REJECTED' },
     });
+    assert.deepEqual(parseExplainInput('451 LOCAL ERROR IN PROCESSING'), {
+      reply: { code: 451, text: 'LOCAL ERROR IN PROCESSING' },
+    });
+    assert.deepEqual(parseExplainInput('LOCAL during mail: could not load the message'), {
+      errorCode: 'LOCAL',
+    });
     assert.deepEqual(parseExplainInput('421 4.4.2 timeout exceeded')?.errorCode, undefined);
   });
   it('returns undefined when there is neither a reply nor an error code', () => {

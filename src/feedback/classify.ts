@@ -190,7 +190,16 @@ export function classify(input: ClassifyInput, overrides?: readonly Classificati
 // ---- parsing pasted text --------------------------------------------------------
 
 /** Codes that are also ordinary English words: taken only alone or as "CODE during phase". */
-const WORDLIKE = new Set(['CLOSED', 'PROTOCOL', 'REJECTED', 'BUSY', 'INVALID', 'INTERNAL', 'NOT_FOUND']);
+const WORDLIKE = new Set([
+  'CLOSED',
+  'PROTOCOL',
+  'REJECTED',
+  'BUSY',
+  'INVALID',
+  'INTERNAL',
+  'NOT_FOUND',
+  'LOCAL',
+]);
 const CODE_TOKEN = new RegExp(
   `\\b(${knownErrorCodes()
     .filter((c) => !WORDLIKE.has(c))
