@@ -102,12 +102,33 @@ export function outcomesFromError(
 ): RecipientOutcome[] {
   const reply: SmtpReply = error.reply ?? {
     code: error.temporary ? 451 : 554,
-    enhanced: error.temporary ? '4.4.1' : '5.4.1',
+    enhanced: `${error.temporary ? 4 : 5}.${standInStatus(error.code)}`,
     text: `${error.code} during ${error.phase}: ${error.message}`.slice(0, 300),
   };
   const kind: OutcomeKind = error.temporary || reply.code < 500 ? 'deferred' : 'failed';
   const attempt = attemptRecord(ctx, kind, error.reply, scope, error.code);
   return outcomeForAll(job, kind, reply, { attempt, errorCode: error.code, scope, route: ctx.route });
+}
+
+const BAD_CONNECTION = new Set(['CLOSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+const OURS = new Set(['LOCAL', 'BUSY', 'INVALID', 'INTERNAL']);
+/** TLS handshake and certificate errors (ours and OpenSSL's names, as Node reports them). */
+const TLS_FAILURE =
+  /^(TLS_FAILED|EPROTO|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_\w+|INVALID_CA|HOSTNAME_MISMATCH)$/;
+
+/**
+ * The subject and detail (RFC 3463) of the reply a failure without one stands in with,
+ * which the API, the events and RFC 3464 reports show: X.4.2 bad connection (the server
+ * hung up), X.7.10 encryption needed, X.7.5 a TLS or certificate failure, X.5.0 a
+ * protocol error, X.3.0 mxpress's own failure, else X.4.1 no answer from host.
+ */
+export function standInStatus(errorCode: string): string {
+  if (BAD_CONNECTION.has(errorCode)) return '4.2';
+  if (errorCode === 'TLS_REQUIRED') return '7.10';
+  if (TLS_FAILURE.test(errorCode)) return '7.5';
+  if (errorCode === 'PROTOCOL') return '5.0';
+  if (OURS.has(errorCode)) return '3.0';
+  return '4.1';
 }
 
 /** Human-readable one-liner for logs. */

@@ -94,8 +94,8 @@ const LOCAL_FACTS: readonly BuiltinRule[] = [
     errorCodes: ['TLS_FAILED', 'TLS_REQUIRED', 'EPROTO', 'ERR_SSL_*', 'ERR_TLS_*'],
   }),
   rule('local:protocol', 'protocol-error', 'soft', { errorCodes: ['PROTOCOL'] }),
-  // mxpress's own failure while sending (the message could not be read, a bug): its
-  // stand-in reply says 4.4.1, which would read as the remote server not answering.
+  // mxpress's own failure while sending (the message could not be read, a bug): the
+  // error code decides whatever reply stands next to it, as for the network errors.
   rule('local:mxpress', 'local-error', 'soft', { errorCodes: ['LOCAL'] }),
 ];
 

@@ -153,7 +153,7 @@ describe('classify: local error codes', () => {
       'soft',
     ],
     ['INTERNAL', undefined, 'local-error', 'soft'],
-    // The stand-in reply a replyless failure gets (transaction-outcomes.ts): the error code decides.
+    // Next to a made-up 4.4.1 reply (as every replyless failure once got): the error code decides.
     [
       'LOCAL',
       { code: 451, enhanced: '4.4.1', text: 'LOCAL during mail: could not load the message' },

@@ -226,9 +226,17 @@ describe('bad MX hosts', () => {
     const firstDeferrals = Object.fromEntries(
       Object.entries(bad).map(([name, id]) => {
         const d = log.events.find(is('deferred', id));
-        return [name, d?.type === 'deferred' ? `${d.attempt.reply?.code ?? d.attempt.errorCode}` : '?'];
+        return [
+          name,
+          d?.type === 'deferred'
+            ? `${d.attempt.reply?.code ?? d.attempt.errorCode} (${d.classification?.category})`
+            : '?',
+        ];
       }),
     );
+    // Told apart for the sender: a hang-up is not a timeout.
+    assert.equal(firstDeferrals.drop, 'CLOSED (connection-reset)');
+    assert.equal(firstDeferrals.stall, 'ETIMEDOUT (connection-timeout)');
 
     // The hosts recover: every deferred message arrives.
     for (const sink of [drop, stall, slow]) sink.setScript({});
