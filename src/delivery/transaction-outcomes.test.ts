@@ -39,7 +39,7 @@ describe('stand-in replies', () => {
     ['ECONNRESET', '4.4.2', 'connection-reset'],
     ['ECONNREFUSED', '4.4.1', 'connection-refused'],
     ['ETIMEDOUT', '4.4.1', 'connection-timeout'],
-    ['TLS_REQUIRED', '4.7.10', 'tls-failure'],
+    ['TLS_REQUIRED', '4.7.4', 'tls-failure'],
     ['TLS_FAILED', '4.7.5', 'tls-failure'],
     ['CERT_HAS_EXPIRED', '4.7.5', 'certificate-error'],
     ['HOSTNAME_MISMATCH', '4.7.5', 'certificate-error'],

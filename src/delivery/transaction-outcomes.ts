@@ -119,12 +119,13 @@ const TLS_FAILURE =
 /**
  * The subject and detail (RFC 3463) of the reply a failure without one stands in with,
  * which the API, the events and RFC 3464 reports show: X.4.2 bad connection (the server
- * hung up), X.7.10 encryption needed, X.7.5 a TLS or certificate failure, X.5.0 a
- * protocol error, X.3.0 mxpress's own failure, else X.4.1 no answer from host.
+ * hung up), X.7.4 TLS required but not offered (security features not supported), X.7.5
+ * a TLS or certificate failure, X.5.0 a protocol error, X.3.0 mxpress's own failure,
+ * else X.4.1 no answer from host.
  */
 export function standInStatus(errorCode: string): string {
   if (BAD_CONNECTION.has(errorCode)) return '4.2';
-  if (errorCode === 'TLS_REQUIRED') return '7.10';
+  if (errorCode === 'TLS_REQUIRED') return '7.4';
   if (TLS_FAILURE.test(errorCode)) return '7.5';
   if (errorCode === 'PROTOCOL') return '5.0';
   if (OURS.has(errorCode)) return '3.0';
