@@ -111,22 +111,20 @@ export function outcomesFromError(
 }
 
 const BAD_CONNECTION = new Set(['CLOSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-const OURS = new Set(['LOCAL', 'BUSY', 'INVALID', 'INTERNAL']);
-/** TLS handshake and certificate errors (ours and OpenSSL's names, as Node reports them). */
-const TLS_FAILURE =
-  /^(TLS_FAILED|EPROTO|ERR_TLS_\w+|ERR_SSL_\w+|CERT_\w+|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_\w+|INVALID_CA|HOSTNAME_MISMATCH)$/;
+/** The client's codes for its own failures (smtp-client/errors.ts), and the destination's. */
+const OURS = new Set(['LOCAL', 'BUSY', 'INVALID']);
 
 /**
  * The subject and detail (RFC 3463) of the reply a failure without one stands in with,
  * which the API, the events and RFC 3464 reports show: X.4.2 bad connection (the server
- * hung up), X.7.4 TLS required but not offered (security features not supported), X.7.5
- * a TLS or certificate failure, X.5.0 a protocol error, X.3.0 mxpress's own failure,
+ * hung up), X.7.5 TLS failed or was required and not offered (the client reports every
+ * handshake and certificate failure as TLS_FAILED; tls-policy/decide.ts says 4.7.5 for
+ * both under a required policy), X.5.0 a protocol error, X.3.0 mxpress's own failure,
  * else X.4.1 no answer from host.
  */
-export function standInStatus(errorCode: string): string {
+function standInStatus(errorCode: string): string {
   if (BAD_CONNECTION.has(errorCode)) return '4.2';
-  if (errorCode === 'TLS_REQUIRED') return '7.4';
-  if (TLS_FAILURE.test(errorCode)) return '7.5';
+  if (errorCode === 'TLS_FAILED' || errorCode === 'TLS_REQUIRED') return '7.5';
   if (errorCode === 'PROTOCOL') return '5.0';
   if (OURS.has(errorCode)) return '3.0';
   return '4.1';
