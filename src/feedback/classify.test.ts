@@ -160,12 +160,6 @@ describe('classify: local error codes', () => {
       'local-error',
       'soft',
     ],
-    [
-      'ETIMEDOUT',
-      { code: 451, enhanced: '4.4.1', text: 'ETIMEDOUT during data: no reply in 600 s' },
-      'connection-timeout',
-      'soft',
-    ],
     ['EWHATEVER', undefined, 'unknown', 'soft'],
   ];
   for (const [errorCode, reply, category, severity] of cases) {
