@@ -4,15 +4,11 @@
  * copy (the SMTP ingress thread's path: a real spool, attached client port).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { settled } from '../../test/harness/eventually.ts';
 import { ORIGIN } from '../spool/conformance-fixtures.ts';
-import { createSqliteSpool } from '../spool/sqlite/index.ts';
+import { withSpool } from '../spool/sqlite/owner.testkit.ts';
 import { SpoolPortClient } from '../spool/sqlite/port-client.ts';
-import type { HandedOver } from '../spool/sqlite/protocol.ts';
 import { createAcceptor } from './accept.ts';
 
 const CLIENT_BYTES = [
@@ -23,15 +19,8 @@ const CLIENT_BYTES = [
 describe('accept', () => {
   for (const size of ['small', 'large'] as const) {
     it(`hands a ${size} message to a spool in another thread without copying it`, async () => {
-      const dir = await mkdtemp(join(tmpdir(), 'mxpress-accept-'));
-      const handedOver: HandedOver[] = [];
-      const spool = createSqliteSpool({
-        dataDir: dir,
-        onHandedOver: (messages) => handedOver.push(...messages),
-      });
-      await spool.open();
-      const client = new SpoolPortClient(spool.attachClient());
-      try {
+      await withSpool(async ({ spool, handedOver }) => {
+        const client = new SpoolPortClient(spool.attachClient());
         // What the acceptor still holds after the commit: a transferred body is detached.
         const kept: (Uint8Array | undefined)[] = [];
         const acceptor = createAcceptor({
@@ -58,11 +47,8 @@ describe('accept', () => {
         const clientBytes = Buffer.concat(content);
         assert.deepEqual(body.subarray(body.length - clientBytes.length), clientBytes);
         assert.deepEqual(Buffer.from(await spool.readBody(accepted.id)), body);
-      } finally {
         client.close();
-        await spool.close();
-        await rm(dir, { recursive: true, force: true });
-      }
+      });
     });
   }
 });

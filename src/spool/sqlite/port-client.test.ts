@@ -5,40 +5,12 @@
  * in seq order. A closed port or spool fails pending and later commits.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { settled } from '../../../test/harness/eventually.ts';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith } from '../conformance-fixtures.ts';
-import { createSqliteSpool } from './index.ts';
+import { withSpool } from './owner.testkit.ts';
 import { SpoolPortClient } from './port-client.ts';
-import type { HandedOver } from './protocol.ts';
-
-async function withSpool(
-  body: (ctx: {
-    spool: ReturnType<typeof createSqliteSpool>;
-    stored: LifecycleEvent[];
-    handedOver: HandedOver[];
-  }) => Promise<void>,
-): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'mxpress-port-client-'));
-  const stored: LifecycleEvent[] = [];
-  const handedOver: HandedOver[] = [];
-  const spool = createSqliteSpool({
-    dataDir: dir,
-    onStored: (events) => stored.push(...events),
-    onHandedOver: (messages) => handedOver.push(...messages),
-  });
-  await spool.open();
-  try {
-    await body({ spool, stored, handedOver });
-  } finally {
-    await spool.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 describe('SpoolPortClient', () => {
   it('commits durably and hands the message, body included, to the owner', async () => {
