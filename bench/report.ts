@@ -10,10 +10,11 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cpuMsPerMessage, round } from './figures.ts';
 import type { QueueScaleResult } from './queue-scale.ts';
-import type { AcceptResult, E2eResult, LatencyResult, ProcessFigures } from './scenarios.ts';
+import type { AcceptResult, CeilingResult, E2eResult, LatencyResult, ProcessFigures } from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
 
 export interface Results {
+  ceiling?: CeilingResult;
   accept?: AcceptResult;
   e2e?: E2eResult;
   latency?: LatencyResult;
@@ -65,13 +66,38 @@ function section(title: string, rows: readonly Row[]): string {
   return [`${title}`, ...rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`)].join('\n');
 }
 
+/** mxpress's rate as a share of the ceiling measured in the same run (none without one). */
+export function shareOfCeiling(results: Results, perSecond: number): number | undefined {
+  const ceiling = results.ceiling?.perSecond;
+  return ceiling !== undefined && ceiling > 0 ? round(perSecond / ceiling, 2) : undefined;
+}
+
 export function formatTable(results: Results, sinkKind: string): string {
   const parts: string[] = [`sink: ${sinkKind}`];
+  const c = results.ceiling;
+  if (c)
+    parts.push(
+      section('ceiling (the same load straight to the sink, no mxpress)', [
+        [
+          'sent',
+          `${c.perSecond} msgs/s (${c.sent} in ${c.seconds} s, ${c.failed} failed${c.allCounted ? '' : ', NOT ALL COUNTED AT THE SINK'})`,
+        ],
+        ['load generator', `${c.generator.cpuPercent}% CPU`],
+        ['sink', `${c.sink.cpuPercent}% CPU`],
+        ['machine', machine(c.machine)],
+        ...(c.failed > 0 ? ([['failures', errs(c.errors)]] as Row[]) : []),
+      ]),
+    );
+  const ofCeiling = (perSecond: number): Row[] => {
+    const share = shareOfCeiling(results, perSecond);
+    return share === undefined ? [] : [['share of the ceiling', String(share)]];
+  };
   const a = results.accept;
   if (a)
     parts.push(
       section('accept (durable commits)', [
         ['accepted', `${a.acceptedPerSecond} msgs/s (${a.accepted} in ${a.seconds} s, ${a.failed} failed)`],
+        ...ofCeiling(a.acceptedPerSecond),
         ['DATA->250 p50/p90/p99/max', pct(a.dataTo250Ms)],
         [
           'commit group size',
@@ -93,6 +119,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           'delivered',
           `${e.deliveredPerSecond} msgs/s (${e.delivered} in ${e.e2eSeconds} s${e.allDelivered ? '' : ', NOT ALL DELIVERED'})`,
         ],
+        ...ofCeiling(e.deliveredPerSecond),
         ['DATA->250 p50/p90/p99/max', pct(e.dataTo250Ms)],
         [
           'msgs per connection',

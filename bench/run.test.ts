@@ -64,7 +64,7 @@ test('--help prints the usage; a bad option exits 64', async () => {
   assert.match(bad.stderr(), /--count: expected a whole number/);
 });
 
-test('a small run of all three scenarios writes report.json and throughput.svg', async () => {
+test('a small run of the ceiling and all three scenarios writes report.json and throughput.svg', async () => {
   const run = bench([
     '--count',
     '300',
@@ -86,7 +86,15 @@ test('a small run of all three scenarios writes report.json and throughput.svg',
   assert.ok(dir.startsWith(out), run.stdout());
   const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   assert.deepEqual(report.errors, {});
-  const { accept, e2e, latency } = report.results;
+  const { ceiling, accept, e2e, latency } = report.results;
+  // The ceiling: the same 300 messages straight to the sink, all counted there.
+  assert.equal(ceiling.sent, 300);
+  assert.equal(ceiling.allCounted, true);
+  assert.ok(ceiling.perSecond > 0);
+  assert.equal(
+    report.shareOfCeiling.delivered,
+    Math.round((e2e.deliveredPerSecond / ceiling.perSecond) * 100) / 100,
+  );
   assert.equal(accept.accepted, 300);
   assert.ok(accept.acceptedPerSecond > 0);
   assert.ok(accept.commitGroups.groups > 0 && accept.commitGroups.items >= 300);
@@ -112,7 +120,10 @@ test('a small run of all three scenarios writes report.json and throughput.svg',
     readFileSync(join(dir, 'throughput.svg'), 'utf8'),
     /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
   );
-  assert.match(run.stdout(), /accept \(durable commits\)[\s\S]*e2e[\s\S]*latency/);
+  assert.match(
+    run.stdout(),
+    /ceiling \(the same load[\s\S]*accept \(durable commits\)[\s\S]*share of the ceiling +[\d.]+\n[\s\S]*e2e[\s\S]*share of the ceiling[\s\S]*latency/,
+  );
   // Threads are listed by CPU used, so the ingress thread can come first or later.
   assert.match(
     run.stdout(),

@@ -22,8 +22,14 @@ import { counterPerSecond, mib, perSecond } from './figures.ts';
 import { type BenchOptions, HELP, parseOptions, type Scenario, UsageError } from './options.ts';
 import { MACHINE, ProcSampler } from './proc-sampler.ts';
 import { queueScaleScenario } from './queue-scale.ts';
-import { formatTable, type Results, stamp, type Timeline, writeReport } from './report.ts';
-import { acceptScenario, type BenchContext, e2eScenario, latencyScenario } from './scenarios.ts';
+import { formatTable, type Results, shareOfCeiling, stamp, type Timeline, writeReport } from './report.ts';
+import {
+  acceptScenario,
+  type BenchContext,
+  ceilingScenario,
+  e2eScenario,
+  latencyScenario,
+} from './scenarios.ts';
 import { startSink } from './sinks.ts';
 
 const log = (line: string): void => {
@@ -54,6 +60,9 @@ function gitCommit(): string | undefined {
 
 async function runScenario(ctx: BenchContext, scenario: Scenario, results: Results): Promise<void> {
   switch (scenario) {
+    case 'ceiling':
+      results.ceiling = await ceilingScenario(ctx);
+      return;
     case 'accept':
       results.accept = await acceptScenario(ctx);
       return;
@@ -181,6 +190,11 @@ async function main(): Promise<number> {
       options: opts,
       sink: sink.kind,
       results,
+      // mxpress's rates over the ceiling measured in this run (absent without one).
+      shareOfCeiling: {
+        accepted: results.accept && shareOfCeiling(results, results.accept.acceptedPerSecond),
+        delivered: results.e2e && shareOfCeiling(results, results.e2e.deliveredPerSecond),
+      },
       errors,
     };
     const written = await writeReport(opts.outDir, started, report, timeline);

@@ -107,6 +107,21 @@ export interface LatencyResult {
   readonly machine: MachineFigures;
 }
 
+/** The load generator straight to the sink, with no mxpress between: what this machine allows now. */
+export interface CeilingResult {
+  readonly sent: number;
+  readonly failed: number;
+  readonly errors: Readonly<Record<string, number>>;
+  /** First message sent -> last one counted at the sink. */
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly allCounted: boolean;
+  readonly pipelining: boolean;
+  readonly generator: ProcessFigures;
+  readonly sink: ProcessFigures;
+  readonly machine: MachineFigures;
+}
+
 /** Loopback source addresses: mxpress allows 50 connections per client address. */
 export function sourceAddresses(concurrency: number): string[] {
   if (concurrency <= 40) return [];
@@ -114,10 +129,15 @@ export function sourceAddresses(concurrency: number): string[] {
 }
 
 export function baseLoad(ctx: BenchContext, server: ServerProcess): LoadOptions {
+  return loadTo(ctx, server.smtp.host, server.smtp.port);
+}
+
+/** The scenarios' load (count, concurrency, size, domains, reuse) aimed at host:port. */
+function loadTo(ctx: BenchContext, host: string, port: number): LoadOptions {
   const o = ctx.options;
   return {
-    host: server.smtp.host,
-    port: server.smtp.port,
+    host,
+    port,
     concurrency: o.concurrency,
     count: o.count,
     ...(o.durationSeconds !== undefined ? { durationMs: o.durationSeconds * 1000 } : {}),
@@ -248,6 +268,36 @@ async function recordLoad(
   for (const t of load.acceptedAt) ctx.acceptedTimes.push(t);
   ctx.spans.push({ label, from, to: performance.now() });
   return load;
+}
+
+/**
+ * The same load as accept and e2e, sent by the same generator straight to the sink:
+ * the loopback ceiling of this machine at this moment, measured in the same run as
+ * mxpress so that a ratio of the two means something on a shared, noisy machine.
+ * Its messages are not counted as accepted in the chart (no mxpress accepted them);
+ * the sink's line shows them.
+ */
+export async function ceilingScenario(ctx: BenchContext): Promise<CeilingResult> {
+  const base = ctx.sink.count();
+  const from = performance.now();
+  ctx.sampler.sample();
+  const load = await runLoad(loadTo(ctx, ctx.sink.host, ctx.sink.port));
+  const doneAt = await ctx.sink.waitForCount(base + load.accepted, 30_000);
+  const end = doneAt ?? performance.now();
+  ctx.spans.push({ label: 'ceiling', from, to: end });
+  ctx.sampler.sample();
+  return {
+    sent: load.accepted,
+    failed: load.failed,
+    errors: load.errors,
+    seconds: round((end - load.startedAt) / 1000, 2),
+    perSecond: round(rate(ctx.sink.count() - base, end - load.startedAt)),
+    allCounted: doneAt !== undefined,
+    pipelining: load.pipelining,
+    generator: processFigures(ctx.sampler, 'bench', load.startedAt, end),
+    sink: processFigures(ctx.sampler, 'sink', load.startedAt, end),
+    machine: machineFigures(ctx.sampler, load.startedAt, end),
+  };
 }
 
 export async function acceptScenario(ctx: BenchContext): Promise<AcceptResult> {
