@@ -42,35 +42,48 @@ const SHED_MIN_IDLE_MS = 1000;
 const MIN_SWEEP_MS = 50;
 const MAX_SWEEP_MS = 1000;
 
+/** An open session; `slot` is its index in the listener's list. */
+interface Open {
+  readonly socket: Socket;
+  readonly session: SmtpSession;
+  readonly release: () => void;
+  slot: number;
+}
+
 export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> {
-  const sessions = new Map<Socket, SmtpSession>();
-  const releases = new Map<Socket, () => void>();
-  const perClient = new Map<string, number>();
+  // Open sessions in an array (removal moves the last one into the gap), not a Map
+  // keyed by socket: a long-lived Map that gains and loses an entry per connection
+  // sits in V8's old generation, and each rehash leaves the retired table pointing at
+  // the new one, so every session it ever held (socket, buffers, message) survived the
+  // young-generation collections and was promoted.
+  const open: Open[] = [];
+  // Per client address: counts go to 0 and stay (no delete, for the same reason);
+  // the sweep rebuilds the map when it holds mostly zeros.
+  let perClient = new Map<string, number>();
   const limits = env.limits;
   const hostname = env.hostname;
 
   /** Closes the longest-idle session between commands; true when one was shed. */
   const shedIdle = (): boolean => {
     const now = Date.now();
-    let oldest: [Socket, SmtpSession] | undefined;
-    for (const entry of sessions) {
-      const session = entry[1];
+    let oldest: Open | undefined;
+    for (const entry of open) {
+      const session = entry.session;
       if (!session.idle || now - session.lastActiveAt < SHED_MIN_IDLE_MS) continue;
-      if (!oldest || session.lastActiveAt < oldest[1].lastActiveAt) oldest = entry;
+      if (!oldest || session.lastActiveAt < oldest.session.lastActiveAt) oldest = entry;
     }
     if (!oldest) return false;
-    const [socket, session] = oldest;
-    session.closeWith(421, '4.7.0', `${hostname} Error: too many connections, idle session closed`);
-    releases.get(socket)?.();
+    oldest.session.closeWith(421, '4.7.0', `${hostname} Error: too many connections, idle session closed`);
+    oldest.release();
     return true;
   };
 
   const onSocket = (socket: Socket): void => {
     const ip = normalizeIp(socket.remoteAddress ?? '');
-    if (sessions.size >= limits.maxConnections * PRESSURE_SHARE && shedIdle())
-      env.log('warn', 'connection pressure: shed an idle session', { open: sessions.size });
+    if (open.length >= limits.maxConnections * PRESSURE_SHARE && shedIdle())
+      env.log('warn', 'connection pressure: shed an idle session', { open: open.length });
     const count = perClient.get(ip) ?? 0;
-    if (sessions.size >= limits.maxConnections) {
+    if (open.length >= limits.maxConnections) {
       refuse(socket, `${hostname} Error: too many connections, try again later`);
       return;
     }
@@ -81,18 +94,24 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     }
     perClient.set(ip, count + 1);
     let released = false;
+    let entry: Open | undefined;
     const release = (): void => {
       if (released) return;
       released = true;
-      sessions.delete(socket);
-      releases.delete(socket);
-      const left = (perClient.get(ip) ?? 1) - 1;
-      if (left <= 0) perClient.delete(ip);
-      else perClient.set(ip, left);
+      if (entry !== undefined) {
+        const last = open.pop()!;
+        if (last !== entry) {
+          open[entry.slot] = last;
+          last.slot = entry.slot;
+        }
+      }
+      perClient.set(ip, Math.max(0, (perClient.get(ip) ?? 1) - 1));
     };
     socket.once('close', release);
-    releases.set(socket, release);
-    sessions.set(socket, new SmtpSession(socket, env, release));
+    const session = new SmtpSession(socket, env, release);
+    if (released) return;
+    entry = { socket, session, release, slot: open.length };
+    open.push(entry);
   };
 
   // One sweep enforces every session's idle and total time limits (no timer per
@@ -103,7 +122,13 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
   );
   const sweeper = setInterval(() => {
     const now = Date.now();
-    for (const session of sessions.values()) session.checkTimeouts(now);
+    // Backwards: a session released meanwhile is replaced by one already checked.
+    for (let i = open.length - 1; i >= 0; i--) open[i]?.session.checkTimeouts(now);
+    if (perClient.size > 2 * open.length + 64) {
+      const counts = new Map<string, number>();
+      for (const [ip, count] of perClient) if (count > 0) counts.set(ip, count);
+      perClient = counts;
+    }
   }, sweepMs);
   sweeper.unref();
 
@@ -144,7 +169,7 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     address: env.listener.address,
     port,
     get connections() {
-      return sessions.size;
+      return open.length;
     },
     async close() {
       // Stop accepting; open sessions are the business of drain() (still swept until then).
@@ -152,15 +177,17 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     },
     async drain(timeoutMs) {
       // Idle sessions are told at once; sessions in a transaction get until the deadline.
-      for (const session of sessions.values())
-        if (session.idle) session.closeWith(421, '4.3.2', `${hostname} Service shutting down`);
-      const deadline = Date.now() + timeoutMs;
-      while (sessions.size > 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 25));
-        for (const session of sessions.values())
+      const closeIdle = (): void => {
+        for (const { session } of [...open])
           if (session.idle) session.closeWith(421, '4.3.2', `${hostname} Service shutting down`);
+      };
+      closeIdle();
+      const deadline = Date.now() + timeoutMs;
+      while (open.length > 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 25));
+        closeIdle();
       }
-      for (const socket of sessions.keys()) {
+      for (const { socket } of [...open]) {
         if (!socket.destroyed) socket.end(formatReply(421, '4.3.2', `${hostname} Service shutting down`));
         setTimeout(() => socket.destroy(), 1000).unref();
       }

@@ -33,6 +33,7 @@ import type {
   UpdateResult,
 } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
+import { CallTable } from './call-table.ts';
 import type { EngineOptions } from './engine.ts';
 import {
   bodyToPost,
@@ -128,8 +129,7 @@ class SqliteSpoolFront implements SqliteSpool {
   #state: State = 'new';
   #failure: Error | undefined;
   #transport: Transport | undefined;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  readonly #pending = new CallTable<Pending>();
   /** Commits sent and not answered yet. */
   #commitsInFlight = 0;
   #groups: CommitGroups = { groups: 0, items: 0 };
@@ -332,15 +332,15 @@ class SqliteSpoolFront implements SqliteSpool {
   #send<K extends Op>(op: K, args: OpTable[K]['args'], transfer: readonly ArrayBuffer[]): Promise<Answer> {
     const transport = this.#transport;
     if (transport === undefined) return Promise.reject(spoolClosed());
-    const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<Answer>();
     const commit = op === 'commit';
     // The engine's worker gathers commits into one transaction only while several
     // clients commit at once, so a lone client's commits never wait (worker.ts).
     const request = (
-      commit && this.#commitsInFlight > 0 ? { id, op, args, company: true } : { id, op, args }
+      commit && this.#commitsInFlight > 0 ? { id: 0, op, args, company: true } : { id: 0, op, args }
     ) as Request;
-    this.#pending.set(id, { resolve, reject, request });
+    const id = this.#pending.add({ resolve, reject, request });
+    (request as { id: number }).id = id;
     if (this.#pending.size === 1) transport.setActive(true);
     try {
       if (commit) this.#commitsInFlight += 1;
@@ -353,8 +353,7 @@ class SqliteSpoolFront implements SqliteSpool {
   }
 
   #settled(id: number): Pending | undefined {
-    const entry = this.#pending.get(id);
-    this.#pending.delete(id);
+    const entry = this.#pending.take(id);
     if (entry?.request.op === 'commit') this.#commitsInFlight -= 1;
     if (this.#pending.size === 0) {
       this.#transport?.setActive(false);
@@ -408,7 +407,7 @@ class SqliteSpoolFront implements SqliteSpool {
     this.#log('spool engine failed', { error: String(error) });
     if (this.#state !== 'closing') this.#state = 'failed';
     this.#failure = error;
-    for (const id of [...this.#pending.keys()]) this.#settled(id)?.reject(spoolIo(error));
+    for (const id of this.#pending.ids()) this.#settled(id)?.reject(spoolIo(error));
   }
 
   #log(msg: string, extra?: object): void {

@@ -16,6 +16,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { LifecycleEvent } from '../../contracts/events.ts';
 import type { CommitOptions, NewMessage, Spool } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
+import { CallTable } from './call-table.ts';
 import { bodyToPost, fromWireError, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
 import { checkCommit } from './validate.ts';
 
@@ -29,8 +30,7 @@ const MAX_PENDING = 10_000;
 
 export class SpoolPortClient implements Pick<Spool, 'commit'> {
   readonly #port: MessagePort;
-  readonly #pending = new Map<number, Pending>();
-  #nextId = 1;
+  readonly #pending = new CallTable<Pending>();
   #closed = false;
 
   constructor(port: MessagePort) {
@@ -51,11 +51,10 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
     if (this.#pending.size >= MAX_PENDING) throw spoolIo(new Error('spool overloaded'));
     // Always handed over: the owner delivers this body, this thread is done with it.
     const { body, transfer } = bodyToPost(message.body, 0);
-    const id = this.#nextId++;
     const { promise, resolve, reject } = Promise.withResolvers<number[]>();
     // Several commits unanswered: the engine may wait a moment for more to share the sync.
     const company = this.#pending.size > 0;
-    this.#pending.set(id, { resolve, reject });
+    const id = this.#pending.add({ resolve, reject });
     if (this.#pending.size === 1) this.#port.ref();
     const request: Request = {
       id,
@@ -89,8 +88,7 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
   }
 
   #settle(id: number): Pending | undefined {
-    const entry = this.#pending.get(id);
-    this.#pending.delete(id);
+    const entry = this.#pending.take(id);
     if (this.#pending.size === 0) this.#port.unref();
     return entry;
   }
@@ -98,9 +96,6 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
   #fail(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const [id, entry] of [...this.#pending]) {
-      this.#settle(id);
-      entry.reject(spoolClosed());
-    }
+    for (const id of this.#pending.ids()) this.#settle(id)?.reject(spoolClosed());
   }
 }

@@ -181,11 +181,11 @@ export function requestBytes(request: Request): number {
  * How many requests from the front of `queue` form the next batch: at least one,
  * then as many as fit under `BATCH_LIMITS`.
  */
-export function batchLength(queue: readonly Request[]): number {
+export function batchLength<T>(queue: readonly T[], requestOf: (item: T) => Request): number {
   let bytes = 0;
   let count = 0;
-  for (const request of queue) {
-    bytes += requestBytes(request);
+  for (const item of queue) {
+    bytes += requestBytes(requestOf(item));
     if (count > 0 && (count >= BATCH_LIMITS.requests || bytes > BATCH_LIMITS.bodyBytes)) break;
     count += 1;
   }

@@ -130,7 +130,10 @@ export class InProcessTransport implements Transport {
 
   #drain(): void {
     this.#scheduled = false;
-    const batch = this.#queue.splice(0, batchLength(this.#queue));
+    const batch = this.#queue.splice(
+      0,
+      batchLength(this.#queue, (request) => request),
+    );
     if (batch.length === 0) return;
     let result: ReplyBatch;
     try {
