@@ -57,9 +57,7 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
   // the new one, so every session it ever held (socket, buffers, message) survived the
   // young-generation collections and was promoted.
   const open: Open[] = [];
-  // Per client address: counts go to 0 and stay (no delete, for the same reason);
-  // the sweep rebuilds the map when it holds mostly zeros.
-  let perClient = new Map<string, number>();
+  const perClient = new Map<string, number>();
   const limits = env.limits;
   const hostname = env.hostname;
 
@@ -105,7 +103,9 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
           last.slot = entry.slot;
         }
       }
-      perClient.set(ip, Math.max(0, (perClient.get(ip) ?? 1) - 1));
+      const left = (perClient.get(ip) ?? 1) - 1;
+      if (left <= 0) perClient.delete(ip);
+      else perClient.set(ip, left);
     };
     socket.once('close', release);
     const session = new SmtpSession(socket, env, release);
@@ -124,11 +124,6 @@ export async function startSmtpListener(env: SessionEnv): Promise<SmtpListener> 
     const now = Date.now();
     // Backwards: a session released meanwhile is replaced by one already checked.
     for (let i = open.length - 1; i >= 0; i--) open[i]?.session.checkTimeouts(now);
-    if (perClient.size > 2 * open.length + 64) {
-      const counts = new Map<string, number>();
-      for (const [ip, count] of perClient) if (count > 0) counts.set(ip, count);
-      perClient = counts;
-    }
   }, sweepMs);
   sweeper.unref();
 
