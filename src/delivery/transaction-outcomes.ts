@@ -111,7 +111,7 @@ export function outcomesFromError(
 }
 
 const BAD_CONNECTION = new Set(['CLOSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
-/** The client's codes for its own failures (smtp-client/errors.ts), and the destination's. */
+/** mxpress's own failures while sending (`SmtpClientErrorCode` in smtp-client/errors.ts). */
 const OURS = new Set(['LOCAL', 'BUSY', 'INVALID']);
 
 /**

@@ -45,6 +45,8 @@ export type SmtpClientErrorCode =
   | 'BUSY'
   /** Options that cannot work (host not an IP, bad EHLO name). */
   | 'INVALID'
+  /** mxpress's own failure while sending: the message could not be read, or a bug. */
+  | 'LOCAL'
   | (string & {});
 
 export interface SmtpClientErrorInit {
