@@ -80,6 +80,11 @@ export function cpuMsPerMessage(cpuPercent: number, perSecond: number): number {
   return perSecond > 0 ? round((cpuPercent * 10) / perSecond, 3) : 0;
 }
 
+/** How many times something happening `ratePerSecond` happened per message at `perSecond` messages a second. */
+export function perMessage(ratePerSecond: number, perSecond: number): number {
+  return perSecond > 0 ? round(ratePerSecond / perSecond, 2) : 0;
+}
+
 export function round(value: number, digits = 1): number {
   const f = 10 ** digits;
   return Math.round(value * f) / f;

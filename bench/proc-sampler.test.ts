@@ -87,3 +87,42 @@ test("a process's threads are read by name, with the kernel's part of their time
   );
   assert.deepEqual(sampler.threadWindow('nobody', t0, performance.now()), []);
 });
+
+test("a thread's sleeps and preemptions are counted, and the machine's context switches", async () => {
+  const sampler = new ProcSampler(50);
+  sampler.watch('me', process.pid, { threads: true });
+  sampler.watch('machine', MACHINE);
+  // One thread sleeps a millisecond at a time (a voluntary switch each), one spins.
+  const sleep = `const cell = new Int32Array(new SharedArrayBuffer(4)); const end = performance.now() + 400; while (performance.now() < end) Atomics.wait(cell, 0, 0, 1);`;
+  const spin = `const end = performance.now() + 400; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1);`;
+  const t0 = performance.now();
+  const done = [sleep, spin].map(
+    (code, i) =>
+      new Promise((resolve, reject) => {
+        const worker = new Worker(code, { eval: true, name: i === 0 ? 'bench-sleep' : 'bench-spin' });
+        worker.on('exit', resolve);
+        worker.on('error', reject);
+      }),
+  );
+  const ticker = setInterval(() => sampler.sample(), 50);
+  await new Promise((resolve) => setTimeout(resolve, 350));
+  clearInterval(ticker);
+  sampler.sample();
+  const t1 = performance.now();
+  const threads = sampler.threadWindow('me', t0, t1);
+  await Promise.all(done);
+  const byName = new Map(threads.map((t) => [t.name, t]));
+  const sleeper = byName.get('bench-sleep');
+  const spinner = byName.get('bench-spin');
+  assert.ok(sleeper && spinner, `threads seen: ${threads.map((t) => t.name).join(', ')}`);
+  // About 1,000 sleeps a second when the timer is kept; a loaded machine wakes it later.
+  assert.ok(sleeper.sleepsPerSecond > 100, `sleeper ${sleeper.sleepsPerSecond} sleeps/s`);
+  assert.ok(
+    sleeper.sleepsPerSecond > 10 * Math.max(1, spinner.sleepsPerSecond),
+    `sleeps/s: sleeper ${sleeper.sleepsPerSecond}, spinner ${spinner.sleepsPerSecond}`,
+  );
+  assert.ok(spinner.preemptionsPerSecond >= 0 && Number.isFinite(spinner.preemptionsPerSecond));
+  const machine = sampler.window('machine', t0, t1).switchesPerSecond;
+  assert.ok(machine !== undefined && machine >= sleeper.sleepsPerSecond, `machine ${machine} switches/s`);
+  assert.equal(sampler.window('me', t0, t1).switchesPerSecond, undefined, 'a process has no machine count');
+});

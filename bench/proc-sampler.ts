@@ -6,9 +6,12 @@
  * VmHWM); the pid MACHINE stands for the whole machine's busy time (/proc/stat).
  * Out: `window(name, from, to)` gives the average CPU % over a time span (tick
  * delta / wall time; 100 % = one core) and the peak RSS seen in it. A process
- * watched with `threads` also has its threads read (/proc/PID/task/TID/stat),
- * summed by thread name: `threadWindow` gives each name's CPU % and the system
- * (kernel) part of it over a span.
+ * watched with `threads` also has its threads read (/proc/PID/task/TID/stat and
+ * status), summed by thread name: `threadWindow` gives each name's CPU %, the system
+ * (kernel) part of it and its context switches per second over a span: the times it
+ * went to sleep waiting for work (voluntary) and the times it was taken off a CPU
+ * while it still had work (involuntary, when another task was woken or its slice ran
+ * out). The machine's reading also counts its context switches (`ctxt` in /proc/stat).
  * A process that exited is simply no longer sampled; reading never throws.
  * Reads only the kernel's own files (trusted input).
  */
@@ -21,10 +24,22 @@ export interface ProcReading {
   readonly rssBytes: number;
   /** Peak resident set size of the process's life so far. */
   readonly hwmBytes: number;
+  /** MACHINE only: context switches since boot, all CPUs. */
+  readonly switches?: number;
 }
 
-/** CPU seconds of a process's threads, summed by thread name. */
-export type ThreadTimes = ReadonlyMap<string, { readonly user: number; readonly system: number }>;
+/** What a thread has used so far: CPU seconds and context switches. */
+export interface ThreadUse {
+  readonly user: number;
+  readonly system: number;
+  /** Voluntary context switches: the thread slept, waiting for work. */
+  readonly sleeps: number;
+  /** Involuntary context switches: the thread was runnable but taken off its CPU. */
+  readonly preemptions: number;
+}
+
+/** What a process's threads have used so far, summed by thread name. */
+export type ThreadTimes = ReadonlyMap<string, ThreadUse>;
 
 export interface Sample extends ProcReading {
   /** performance.now() of the reading. */
@@ -39,6 +54,10 @@ export interface ThreadSummary {
   readonly cpuPercent: number;
   /** The part of `cpuPercent` spent in the kernel (system calls, and network work done in them). */
   readonly systemPercent: number;
+  /** Voluntary context switches per second over the window. */
+  readonly sleepsPerSecond: number;
+  /** Involuntary context switches per second over the window. */
+  readonly preemptionsPerSecond: number;
 }
 
 export interface WindowSummary {
@@ -48,6 +67,8 @@ export interface WindowSummary {
   readonly peakCpuPercent: number;
   readonly peakRssBytes: number;
   readonly samples: number;
+  /** MACHINE only: context switches per second over the window (all CPUs). */
+  readonly switchesPerSecond?: number;
 }
 
 let clockTicks: number | undefined;
@@ -68,6 +89,11 @@ export function ticksPerSecond(): number {
 function statusField(status: string, name: string): number {
   const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
   return match ? Number(match[1]) * 1024 : 0;
+}
+
+function statusCount(status: string, name: string): number {
+  const match = new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(status);
+  return match ? Number(match[1]) : 0;
 }
 
 /** One reading of a process, or undefined when it is gone. */
@@ -99,34 +125,48 @@ export function readThreads(pid: number): ThreadTimes | undefined {
   } catch {
     return undefined;
   }
-  const times = new Map<string, { user: number; system: number }>();
+  const times = new Map<string, { user: number; system: number; sleeps: number; preemptions: number }>();
   const perTick = 1 / ticksPerSecond();
   for (const tid of tids) {
     let stat: string;
+    let status: string;
     try {
       stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'latin1');
+      status = readFileSync(`/proc/${pid}/task/${tid}/status`, 'latin1');
     } catch {
       continue; // the thread ended
     }
     const close = stat.lastIndexOf(')');
     const name = stat.slice(stat.indexOf('(') + 1, close);
     const fields = stat.slice(close + 2).split(' ');
-    const entry = times.get(name) ?? { user: 0, system: 0 };
+    const entry = times.get(name) ?? { user: 0, system: 0, sleeps: 0, preemptions: 0 };
     entry.user += Number(fields[11]) * perTick;
     entry.system += Number(fields[12]) * perTick;
+    entry.sleeps += statusCount(status, 'voluntary_ctxt_switches');
+    entry.preemptions += statusCount(status, 'nonvoluntary_ctxt_switches');
     times.set(name, entry);
   }
   return times;
 }
 
-/** Busy CPU time of the whole machine (all cores, everything but idle and iowait) as a reading. */
+/**
+ * Busy CPU time of the whole machine (all cores, everything but idle and iowait) and
+ * its context switches so far, as a reading.
+ */
 export function readMachine(): ProcReading | undefined {
   try {
-    const line = readFileSync('/proc/stat', 'latin1').split('\n', 1)[0] ?? '';
+    const stat = readFileSync('/proc/stat', 'latin1');
+    const line = stat.split('\n', 1)[0] ?? '';
     const ticks = line.trim().split(/\s+/).slice(1).map(Number);
     // user nice system idle iowait irq softirq steal (guest time is already in user).
     const busy = ticks.slice(0, 8).reduce((sum, v, i) => (i === 3 || i === 4 ? sum : sum + (v || 0)), 0);
-    return { cpuSeconds: busy / ticksPerSecond(), rssBytes: 0, hwmBytes: 0 };
+    const switches = /^ctxt (\d+)$/m.exec(stat);
+    return {
+      cpuSeconds: busy / ticksPerSecond(),
+      rssBytes: 0,
+      hwmBytes: 0,
+      ...(switches ? { switches: Number(switches[1]) } : {}),
+    };
   } catch {
     return undefined;
   }
@@ -211,11 +251,19 @@ export class ProcSampler {
       wall += dt;
       peakCpu = Math.max(peakCpu, (used / dt) * 100);
     }
+    const first = inside[0];
+    const last = inside[inside.length - 1];
+    const switchSpan = first !== undefined && last !== undefined && last.t > first.t ? last.t - first.t : 0;
+    const switches =
+      switchSpan > 0 && first?.switches !== undefined && last?.switches !== undefined
+        ? ((last.switches - first.switches) / switchSpan) * 1000
+        : undefined;
     return {
       cpuPercent: wall > 0 ? (busy / wall) * 100 : 0,
       peakCpuPercent: peakCpu,
       peakRssBytes: peakRss,
       samples: inside.length,
+      ...(switches !== undefined && switches >= 0 ? { switchesPerSecond: switches } : {}),
     };
   }
 
@@ -234,14 +282,18 @@ export class ProcSampler {
     const wall = (last.t - first.t) / 1000;
     const out: ThreadSummary[] = [];
     for (const [thread, end] of last.threads!) {
-      const start = first.threads!.get(thread) ?? { user: 0, system: 0 };
+      const start = first.threads!.get(thread) ?? { user: 0, system: 0, sleeps: 0, preemptions: 0 };
       const user = end.user - start.user;
       const system = end.system - start.system;
-      if (user < 0 || system < 0) continue;
+      const sleeps = end.sleeps - start.sleeps;
+      const preemptions = end.preemptions - start.preemptions;
+      if (user < 0 || system < 0 || sleeps < 0 || preemptions < 0) continue;
       out.push({
         name: thread,
         cpuPercent: ((user + system) / wall) * 100,
         systemPercent: (system / wall) * 100,
+        sleepsPerSecond: sleeps / wall,
+        preemptionsPerSecond: preemptions / wall,
       });
     }
     return out.sort((a, b) => b.cpuPercent - a.cpuPercent);

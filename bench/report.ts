@@ -8,9 +8,16 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { cpuMsPerMessage, round } from './figures.ts';
+import { cpuMsPerMessage, perMessage, round } from './figures.ts';
 import type { QueueScaleResult } from './queue-scale.ts';
-import type { AcceptResult, CeilingResult, E2eResult, LatencyResult, ProcessFigures } from './scenarios.ts';
+import type {
+  AcceptResult,
+  CeilingResult,
+  E2eResult,
+  LatencyResult,
+  MachineFigures,
+  ProcessFigures,
+} from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
 
 export interface Results {
@@ -53,9 +60,23 @@ const byThread = (f: ProcessFigures, perSecond: number): Row[] =>
             )
             .join(', ')} ms CPU per message`,
         ],
+        [
+          'mxpress switches',
+          `${f.threads
+            .filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0)
+            .map(
+              (t) =>
+                `${t.thread} ${perMessage(t.sleepsPerSecond, perSecond)} slept, ${perMessage(t.preemptionsPerSecond, perSecond)} preempted`,
+            )
+            .join('; ')} per message`,
+        ],
       ];
-const machine = (m: { busyPercent: number; othersPercent: number }): string =>
-  `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark`;
+/** Machine CPU, and its context switches per message (every process) when /proc/stat has them. */
+const machine = (m: MachineFigures, perSecond: number): string =>
+  `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark` +
+  (m.switchesPerSecond === undefined
+    ? ''
+    : `; ${perMessage(m.switchesPerSecond, perSecond)} context switches per message`);
 const errs = (e: Readonly<Record<string, number>>): string =>
   Object.entries(e)
     .map(([k, v]) => `${k}x${v}`)
@@ -84,7 +105,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ],
         ['load generator', `${c.generator.cpuPercent}% CPU`],
         ['sink', `${c.sink.cpuPercent}% CPU`],
-        ['machine', machine(c.machine)],
+        ['machine', machine(c.machine, c.perSecond)],
         ...(c.failed > 0 ? ([['failures', errs(c.errors)]] as Row[]) : []),
       ]),
     );
@@ -106,7 +127,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ['mxpress', cpu(a.mxpress, a.acceptedPerSecond)],
         ...byThread(a.mxpress, a.acceptedPerSecond),
         ['load generator', `${a.generator.cpuPercent}% CPU`],
-        ['machine', machine(a.machine)],
+        ['machine', machine(a.machine, a.acceptedPerSecond)],
         ...(a.failed > 0 ? ([['failures', errs(a.errors)]] as Row[]) : []),
       ]),
     );
@@ -148,7 +169,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ['mxpress', cpu(e.mxpress, e.deliveredPerSecond)],
         ...byThread(e.mxpress, e.deliveredPerSecond),
         ['sink', `${e.sink.cpuPercent}% CPU`],
-        ['machine', machine(e.machine)],
+        ['machine', machine(e.machine, e.deliveredPerSecond)],
         ...(e.failed > 0 ? ([['failures', errs(e.errors)]] as Row[]) : []),
       ]),
     );
@@ -174,7 +195,7 @@ export function formatTable(results: Results, sinkKind: string): string {
           : []),
         ['mxpress', cpu(l.mxpress, l.achievedRate)],
         ...byThread(l.mxpress, l.achievedRate),
-        ['machine', machine(l.machine)],
+        ['machine', machine(l.machine, l.achievedRate)],
         ...jsSinkNote,
       ]),
     );

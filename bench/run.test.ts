@@ -129,6 +129,19 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
     run.stdout(),
     /mxpress by thread +(?:\S.*, )?SMTP ingress [\d.]+ \(system [\d.]+\)(?:, .*)? ms CPU per message/,
   );
+  // How often each thread slept or was preempted, and the machine's context switches.
+  assert.match(
+    run.stdout(),
+    /mxpress switches +(?:\S.*; )?SMTP ingress [\d.]+ slept, [\d.]+ preempted(?:; .*)? per message/,
+  );
+  assert.match(run.stdout(), /machine +[\d.]+% CPU busy.*; [\d.]+ context switches per message/);
+  for (const figures of [accept.mxpress, e2e.mxpress]) {
+    const ingress = (figures.threads as { thread: string; sleepsPerSecond: number }[]).find(
+      (t) => t.thread === 'SMTP ingress',
+    );
+    assert.ok(ingress !== undefined && ingress.sleepsPerSecond > 0, JSON.stringify(figures.threads));
+  }
+  assert.ok(accept.machine.switchesPerSecond > 0);
 });
 
 test('--cpu-profile writes a CPU profile of each mxpress thread next to the report', async () => {

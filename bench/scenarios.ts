@@ -45,12 +45,20 @@ export interface ThreadFigures {
   readonly cpuPercent: number;
   /** The kernel's part of `cpuPercent`: socket and file system calls. */
   readonly systemPercent: number;
+  /** Times per second the thread slept waiting for work (voluntary context switches). */
+  readonly sleepsPerSecond: number;
+  /** Times per second it was taken off a CPU while it had work (involuntary context switches). */
+  readonly preemptionsPerSecond: number;
 }
 
-/** The whole machine during a window: busy CPU, and the part of it used by processes not in the benchmark. */
+/**
+ * The whole machine during a window: busy CPU, the part of it used by processes not in
+ * the benchmark, and context switches per second (all CPUs, every process).
+ */
 export interface MachineFigures {
   readonly busyPercent: number;
   readonly othersPercent: number;
+  readonly switchesPerSecond?: number;
 }
 
 export interface AcceptResult {
@@ -159,16 +167,24 @@ export function threadLabel(name: string): string {
 
 /** CPU by thread label (threads of one label summed), busiest first. */
 function threadFigures(sampler: ProcSampler, name: string, from: number, to: number): ThreadFigures[] {
-  const byLabel = new Map<string, { cpu: number; system: number }>();
+  const byLabel = new Map<string, { cpu: number; system: number; sleeps: number; preemptions: number }>();
   for (const t of sampler.threadWindow(name, from, to)) {
     const label = threadLabel(t.name);
-    const sum = byLabel.get(label) ?? { cpu: 0, system: 0 };
+    const sum = byLabel.get(label) ?? { cpu: 0, system: 0, sleeps: 0, preemptions: 0 };
     sum.cpu += t.cpuPercent;
     sum.system += t.systemPercent;
+    sum.sleeps += t.sleepsPerSecond;
+    sum.preemptions += t.preemptionsPerSecond;
     byLabel.set(label, sum);
   }
   return [...byLabel]
-    .map(([thread, { cpu, system }]) => ({ thread, cpuPercent: round(cpu), systemPercent: round(system) }))
+    .map(([thread, { cpu, system, sleeps, preemptions }]) => ({
+      thread,
+      cpuPercent: round(cpu),
+      systemPercent: round(system),
+      sleepsPerSecond: round(sleeps),
+      preemptionsPerSecond: round(preemptions),
+    }))
     .sort((a, b) => b.cpuPercent - a.cpuPercent);
 }
 
@@ -186,9 +202,16 @@ export function processFigures(sampler: ProcSampler, name: string, from: number,
 const OURS = ['mxpress', 'bench', 'sink', 'dns'] as const;
 
 export function machineFigures(sampler: ProcSampler, from: number, to: number): MachineFigures {
-  const busy = sampler.window('machine', from, to).cpuPercent;
+  const machine = sampler.window('machine', from, to);
+  const busy = machine.cpuPercent;
   const ours = OURS.reduce((sum, name) => sum + sampler.window(name, from, to).cpuPercent, 0);
-  return { busyPercent: round(busy), othersPercent: round(Math.max(0, busy - ours)) };
+  return {
+    busyPercent: round(busy),
+    othersPercent: round(Math.max(0, busy - ours)),
+    ...(machine.switchesPerSecond === undefined
+      ? {}
+      : { switchesPerSecond: round(machine.switchesPerSecond) }),
+  };
 }
 
 /** Runs `fn` against a fresh mxpress in a temp data dir; kills it and removes the dir afterwards. */
