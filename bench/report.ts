@@ -17,6 +17,7 @@ import type {
   LatencyResult,
   MachineFigures,
   ProcessFigures,
+  ThreadFigures,
 } from './scenarios.ts';
 import { type ChartSpan, renderChart } from './svg-chart.ts';
 
@@ -45,32 +46,22 @@ const cpu = (
   perSecond: number,
 ): string =>
   `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
-/** mxpress's CPU per message by thread, with the kernel's part of each, when its threads were read. */
-const byThread = (f: ProcessFigures, perSecond: number): Row[] =>
-  f.threads === undefined
-    ? []
-    : [
-        [
-          'mxpress by thread',
-          `${f.threads
-            .filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0)
-            .map(
-              (t) =>
-                `${t.thread} ${cpuMsPerMessage(t.cpuPercent, perSecond)} (system ${cpuMsPerMessage(t.systemPercent, perSecond)})`,
-            )
-            .join(', ')} ms CPU per message`,
-        ],
-        [
-          'mxpress switches',
-          `${f.threads
-            .filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0)
-            .map(
-              (t) =>
-                `${t.thread} ${perMessage(t.sleepsPerSecond, perSecond)} slept, ${perMessage(t.preemptionsPerSecond, perSecond)} preempted`,
-            )
-            .join('; ')} per message`,
-        ],
-      ];
+/**
+ * mxpress's CPU per message by thread, with the kernel's part of each, and how often
+ * each thread slept or was preempted per message, when its threads were read.
+ */
+function byThread(f: ProcessFigures, perSecond: number): Row[] {
+  if (f.threads === undefined) return [];
+  const shown = f.threads.filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0);
+  const cpuOf = (t: ThreadFigures): string =>
+    `${t.thread} ${cpuMsPerMessage(t.cpuPercent, perSecond)} (system ${cpuMsPerMessage(t.systemPercent, perSecond)})`;
+  const switchesOf = (t: ThreadFigures): string =>
+    `${t.thread} ${perMessage(t.sleepsPerSecond, perSecond)} slept, ${perMessage(t.preemptionsPerSecond, perSecond)} preempted`;
+  return [
+    ['mxpress by thread', `${shown.map(cpuOf).join(', ')} ms CPU per message`],
+    ['mxpress switches', `${shown.map(switchesOf).join('; ')} per message`],
+  ];
+}
 /** Machine CPU, and its context switches per message (every process) when /proc/stat has them. */
 const machine = (m: MachineFigures, perSecond: number): string =>
   `${m.busyPercent}% CPU busy, ${m.othersPercent}% of it outside the benchmark` +
