@@ -2,9 +2,10 @@
  * /proc sampling of this very process and of the machine.
  */
 import assert from 'node:assert/strict';
+import { availableParallelism } from 'node:os';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { MACHINE, ProcSampler, readMachine, readProc } from './proc-sampler.ts';
+import { MACHINE, ProcSampler, readMachine, readProc, type ThreadSummary } from './proc-sampler.ts';
 
 function burn(ms: number): void {
   const end = performance.now() + ms;
@@ -48,28 +49,46 @@ test('a busy loop shows up as CPU in the window; an idle window shows little', a
   assert.equal(sampler.window('nobody', t0, t1).samples, 0);
 });
 
-test("a process's threads are read by name, with the kernel's part of their time", async () => {
-  const sampler = new ProcSampler(50);
-  sampler.watch('me', process.pid, { threads: true });
-  // One thread spins in JavaScript, another mostly in system calls (reading a /proc file).
-  const spin = `const end = performance.now() + 400; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1);`;
-  const sys = `const { readFileSync } = require('node:fs'); const end = performance.now() + 400; while (performance.now() < end) readFileSync('/proc/self/status');`;
-  const t0 = performance.now();
-  const done = [spin, sys].map(
-    (code, i) =>
+const SPIN = `const end = performance.now() + 400; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1);`;
+
+/**
+ * Runs each snippet in a worker thread of the given name (about 400 ms each) while
+ * `sampler` reads its process 'me' every 50 ms; returns their threads over that span
+ * and the span itself.
+ */
+async function threadsWhileRunning(
+  sampler: ProcSampler,
+  workers: readonly (readonly [name: string, code: string])[],
+): Promise<{ threads: ThreadSummary[]; from: number; to: number }> {
+  const from = performance.now();
+  const done = workers.map(
+    ([name, code]) =>
       new Promise((resolve, reject) => {
-        const worker = new Worker(code, { eval: true, name: i === 0 ? 'bench-spin' : 'bench-sys' });
+        const worker = new Worker(code, { eval: true, name });
         worker.on('exit', resolve);
         worker.on('error', reject);
       }),
   );
   const ticker = setInterval(() => sampler.sample(), 50);
-  // Sample while both run (a thread that has ended is no longer in /proc).
+  // Sample while they run (a thread that has ended is no longer in /proc).
   await new Promise((resolve) => setTimeout(resolve, 350));
   clearInterval(ticker);
   sampler.sample();
-  const threads = sampler.threadWindow('me', t0, performance.now());
+  const to = performance.now();
+  const threads = sampler.threadWindow('me', from, to);
   await Promise.all(done);
+  return { threads, from, to };
+}
+
+test("a process's threads are read by name, with the kernel's part of their time", async () => {
+  const sampler = new ProcSampler(50);
+  sampler.watch('me', process.pid, { threads: true });
+  // One thread spins in JavaScript, another mostly in system calls (reading a /proc file).
+  const sys = `const { readFileSync } = require('node:fs'); const end = performance.now() + 400; while (performance.now() < end) readFileSync('/proc/self/status');`;
+  const { threads, from } = await threadsWhileRunning(sampler, [
+    ['bench-spin', SPIN],
+    ['bench-sys', sys],
+  ]);
   const byName = new Map(threads.map((t) => [t.name, t]));
   const spinner = byName.get('bench-spin');
   const caller = byName.get('bench-sys');
@@ -85,44 +104,37 @@ test("a process's threads are read by name, with the kernel's part of their time
     [...threads.map((t) => t.cpuPercent)].sort((a, b) => b - a),
     'busiest first',
   );
-  assert.deepEqual(sampler.threadWindow('nobody', t0, performance.now()), []);
+  assert.deepEqual(sampler.threadWindow('nobody', from, performance.now()), []);
 });
 
 test("a thread's sleeps and preemptions are counted, and the machine's context switches", async () => {
   const sampler = new ProcSampler(50);
   sampler.watch('me', process.pid, { threads: true });
   sampler.watch('machine', MACHINE);
-  // One thread sleeps a millisecond at a time (a voluntary switch each), one spins.
+  // One thread sleeps a millisecond at a time (a voluntary switch each). More threads
+  // spin than there are CPUs, so the scheduler has to take some of them off theirs.
   const sleep = `const cell = new Int32Array(new SharedArrayBuffer(4)); const end = performance.now() + 400; while (performance.now() < end) Atomics.wait(cell, 0, 0, 1);`;
-  const spin = `const end = performance.now() + 400; let x = 0; while (performance.now() < end) x += Math.sqrt(x + 1);`;
-  const t0 = performance.now();
-  const done = [sleep, spin].map(
-    (code, i) =>
-      new Promise((resolve, reject) => {
-        const worker = new Worker(code, { eval: true, name: i === 0 ? 'bench-sleep' : 'bench-spin' });
-        worker.on('exit', resolve);
-        worker.on('error', reject);
-      }),
-  );
-  const ticker = setInterval(() => sampler.sample(), 50);
-  await new Promise((resolve) => setTimeout(resolve, 350));
-  clearInterval(ticker);
-  sampler.sample();
-  const t1 = performance.now();
-  const threads = sampler.threadWindow('me', t0, t1);
-  await Promise.all(done);
+  const spinners = availableParallelism() + 1;
+  const { threads, from, to } = await threadsWhileRunning(sampler, [
+    ['bench-sleep', sleep],
+    ...Array.from({ length: spinners }, () => ['bench-spin', SPIN] as const),
+  ]);
   const byName = new Map(threads.map((t) => [t.name, t]));
   const sleeper = byName.get('bench-sleep');
-  const spinner = byName.get('bench-spin');
-  assert.ok(sleeper && spinner, `threads seen: ${threads.map((t) => t.name).join(', ')}`);
+  const spin = byName.get('bench-spin');
+  assert.ok(sleeper && spin, `threads seen: ${threads.map((t) => t.name).join(', ')}`);
   // About 1,000 sleeps a second when the timer is kept; a loaded machine wakes it later.
   assert.ok(sleeper.sleepsPerSecond > 100, `sleeper ${sleeper.sleepsPerSecond} sleeps/s`);
+  const spinnerSleeps = spin.sleepsPerSecond / spinners;
   assert.ok(
-    sleeper.sleepsPerSecond > 10 * Math.max(1, spinner.sleepsPerSecond),
-    `sleeps/s: sleeper ${sleeper.sleepsPerSecond}, spinner ${spinner.sleepsPerSecond}`,
+    sleeper.sleepsPerSecond > 10 * Math.max(1, spinnerSleeps),
+    `sleeps/s: sleeper ${sleeper.sleepsPerSecond}, a spinner ${spinnerSleeps}`,
   );
-  assert.ok(spinner.preemptionsPerSecond >= 0 && Number.isFinite(spinner.preemptionsPerSecond));
-  const machine = sampler.window('machine', t0, t1).switchesPerSecond;
+  assert.ok(
+    spin.preemptionsPerSecond > 50,
+    `${spinners} spinners preempted ${spin.preemptionsPerSecond} times/s`,
+  );
+  const machine = sampler.window('machine', from, to).switchesPerSecond;
   assert.ok(machine !== undefined && machine >= sleeper.sleepsPerSecond, `machine ${machine} switches/s`);
-  assert.equal(sampler.window('me', t0, t1).switchesPerSecond, undefined, 'a process has no machine count');
+  assert.equal(sampler.window('me', from, to).switchesPerSecond, undefined, 'a process has no machine count');
 });
