@@ -86,13 +86,9 @@ export function ticksPerSecond(): number {
   return clockTicks;
 }
 
-function statusField(status: string, name: string): number {
-  const match = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
-  return match ? Number(match[1]) * 1024 : 0;
-}
-
-function statusCount(status: string, name: string): number {
-  const match = new RegExp(`^${name}:\\s+(\\d+)$`, 'm').exec(status);
+/** The number a /proc status line `name:` starts with (kB for the memory lines); 0 when absent. */
+function statusNumber(status: string, name: string): number {
+  const match = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status);
   return match ? Number(match[1]) : 0;
 }
 
@@ -106,8 +102,8 @@ export function readProc(pid: number): ProcReading | undefined {
     const status = readFileSync(`/proc/${pid}/status`, 'latin1');
     return {
       cpuSeconds: ticks / ticksPerSecond(),
-      rssBytes: statusField(status, 'VmRSS'),
-      hwmBytes: statusField(status, 'VmHWM'),
+      rssBytes: statusNumber(status, 'VmRSS') * 1024,
+      hwmBytes: statusNumber(status, 'VmHWM') * 1024,
     };
   } catch {
     return undefined;
@@ -142,8 +138,8 @@ export function readThreads(pid: number): ThreadTimes | undefined {
     const entry = times.get(name) ?? { user: 0, system: 0, sleeps: 0, preemptions: 0 };
     entry.user += Number(fields[11]) * perTick;
     entry.system += Number(fields[12]) * perTick;
-    entry.sleeps += statusCount(status, 'voluntary_ctxt_switches');
-    entry.preemptions += statusCount(status, 'nonvoluntary_ctxt_switches');
+    entry.sleeps += statusNumber(status, 'voluntary_ctxt_switches');
+    entry.preemptions += statusNumber(status, 'nonvoluntary_ctxt_switches');
     times.set(name, entry);
   }
   return times;
