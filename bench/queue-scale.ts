@@ -59,9 +59,16 @@ export interface QueueScaleResult {
     readonly mxpress: ProcessFigures;
   };
   /** The same healthy load on the fresh server, before the backlog was filled. */
-  readonly healthyWithoutBacklog: { readonly delivered: number; readonly deliveredPerSecond: number };
+  readonly healthyWithoutBacklog: FreshRun;
   /** And on another fresh server (empty data dir) right after the backlog run. */
-  readonly healthyFreshAfter: { readonly delivered: number; readonly deliveredPerSecond: number };
+  readonly healthyFreshAfter: FreshRun;
+}
+
+/** A healthy run without a backlog: its throughput and what mxpress spent on it. */
+export interface FreshRun {
+  readonly delivered: number;
+  readonly deliveredPerSecond: number;
+  readonly mxpress: ProcessFigures;
 }
 
 const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
@@ -97,7 +104,10 @@ async function waitDeferred(
   return deferred;
 }
 
-/** `healthyCount` messages to the healthy domains, counted until the sink has them all. */
+/**
+ * `healthyCount` messages to the healthy domains, counted until the sink has them all,
+ * with mxpress's CPU over the same window (the sampler watches `server`).
+ */
 async function healthyRun(ctx: BenchContext, server: ServerProcess, label: string) {
   const base = ctx.sink.count();
   const from = performance.now();
@@ -108,7 +118,16 @@ async function healthyRun(ctx: BenchContext, server: ServerProcess, label: strin
   ctx.spans.push({ label, from, to: end });
   ctx.sampler.sample();
   const delivered = ctx.sink.count() - base;
-  return { load, end, delivered, deliveredPerSecond: round(rate(delivered, end - load.startedAt)) };
+  return {
+    load,
+    delivered,
+    deliveredPerSecond: round(rate(delivered, end - load.startedAt)),
+    mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, end),
+  };
+}
+
+function freshRun(run: { delivered: number; deliveredPerSecond: number; mxpress: ProcessFigures }): FreshRun {
+  return { delivered: run.delivered, deliveredPerSecond: run.deliveredPerSecond, mxpress: run.mxpress };
 }
 
 export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleResult> {
@@ -162,11 +181,10 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
         const {
           load: healthy,
-          end,
           delivered,
           deliveredPerSecond,
+          mxpress,
         } = await healthyRun(ctx, second, 'beside backlog');
-        const besideFigures = processFigures(ctx.sampler, 'mxpress', healthy.startedAt, end);
         ctx.sampler.forget('mxpress');
         await second.end();
         // The same load on another fresh server now: the machine after the fill is not
@@ -202,16 +220,10 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
             delivered,
             deliveredPerSecond,
             dataTo250Ms: roundPercentiles(percentiles(healthy.latenciesMs)),
-            mxpress: besideFigures,
+            mxpress,
           },
-          healthyWithoutBacklog: {
-            delivered: without.delivered,
-            deliveredPerSecond: without.deliveredPerSecond,
-          },
-          healthyFreshAfter: {
-            delivered: after.delivered,
-            deliveredPerSecond: after.deliveredPerSecond,
-          },
+          healthyWithoutBacklog: freshRun(without),
+          healthyFreshAfter: freshRun(after),
         };
       } finally {
         ctx.sampler.forget('mxpress');

@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cpuMsPerMessage, perMessage, round } from './figures.ts';
-import type { QueueScaleResult } from './queue-scale.ts';
+import type { FreshRun, QueueScaleResult } from './queue-scale.ts';
 import type {
   AcceptResult,
   CeilingResult,
@@ -61,6 +61,34 @@ function byThread(f: ProcessFigures, perSecond: number): Row[] {
     ['mxpress by thread', `${shown.map(cpuOf).join(', ')} ms CPU per message`],
     ['mxpress switches', `${shown.map(switchesOf).join('; ')} per message`],
   ];
+}
+/**
+ * mxpress's CPU per message on the fresh servers before and after the backlog run, in
+ * all and by thread: set beside the backlog run's, it tells a cost of the backlog from
+ * a slower machine (the throughput ratio alone cannot).
+ */
+function withoutBacklog(q: QueueScaleResult): Row[] {
+  const runs = [q.healthyWithoutBacklog, q.healthyFreshAfter];
+  const perMessageOf = (run: FreshRun, thread?: string): string => {
+    const figures =
+      thread === undefined ? run.mxpress : run.mxpress.threads?.find((t) => t.thread === thread);
+    return figures === undefined ? '-' : String(cpuMsPerMessage(figures.cpuPercent, run.deliveredPerSecond));
+  };
+  const rows: Row[] = [
+    [
+      'mxpress, no backlog',
+      `${runs.map((run) => perMessageOf(run)).join(' / ')} ms CPU per message (fresh server before / after)`,
+    ],
+  ];
+  const names = (q.healthyWithoutBacklog.mxpress.threads ?? [])
+    .filter((t) => cpuMsPerMessage(t.cpuPercent, q.healthyWithoutBacklog.deliveredPerSecond) > 0)
+    .map((t) => t.thread);
+  if (names.length > 0)
+    rows.push([
+      'by thread, no backlog',
+      `${names.map((name) => `${name} ${runs.map((run) => perMessageOf(run, name)).join(' / ')}`).join(', ')} ms CPU per message`,
+    ]);
+  return rows;
 }
 /** Machine CPU, and its context switches per message (every process) when /proc/stat has them. */
 const machine = (m: MachineFigures, perSecond: number): string =>
@@ -214,6 +242,7 @@ export function formatTable(results: Results, sinkKind: string): string {
         ],
         ['mxpress while healthy', cpu(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
         ...byThread(q.healthy.mxpress, q.healthy.deliveredPerSecond),
+        ...withoutBacklog(q),
       ]),
     );
   return `${parts.join('\n\n')}\n`;

@@ -144,6 +144,50 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
   assert.ok(accept.machine.switchesPerSecond > 0);
 });
 
+test('a small queue-scale run: the backlog survives the restart, and every healthy run has its CPU by thread', async () => {
+  const run = bench([
+    '--queue-scale',
+    '1500',
+    '--healthy-count',
+    '300',
+    '--concurrency',
+    '8',
+    '--domains',
+    '4',
+    '--out',
+    out,
+    '--max-seconds',
+    '150',
+  ]);
+  assert.equal(await exitCode(run.child, 170_000), 0, run.stderr());
+  const dir = /report: (.*)\/report\.json/.exec(run.stdout())?.[1] ?? '';
+  const q = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).results.queueScale;
+  assert.equal(q.fill.accepted, 1500);
+  assert.equal(q.fill.deferred, 1500);
+  assert.equal(q.deferredAfterRestart, 1500);
+  assert.ok(q.restartSeconds > 0);
+  // The same 300 healthy messages delivered three times: before the fill, beside the
+  // backlog after the restart, and on a fresh server after; each with mxpress's threads.
+  for (const healthy of [q.healthyWithoutBacklog, q.healthy, q.healthyFreshAfter]) {
+    assert.equal(healthy.delivered, 300);
+    assert.ok(healthy.deliveredPerSecond > 0);
+    const threads = (healthy.mxpress.threads as { thread: string; cpuPercent: number }[]).map(
+      (t) => t.thread,
+    );
+    for (const thread of ['SMTP ingress', 'spool', 'main'])
+      assert.ok(threads.includes(thread), threads.join(', '));
+    assert.ok(healthy.mxpress.cpuPercent > 0);
+  }
+  assert.match(
+    run.stdout(),
+    /mxpress, no backlog +[\d.]+ \/ [\d.]+ ms CPU per message \(fresh server before \/ after\)/,
+  );
+  assert.match(
+    run.stdout(),
+    /by thread, no backlog +(?:\S.*, )?SMTP ingress [\d.]+ \/ [\d.]+(?:, .*)? ms CPU per message/,
+  );
+});
+
 test('--cpu-profile writes a CPU profile of each mxpress thread next to the report', async () => {
   const run = bench([
     '--scenario',
