@@ -27,7 +27,7 @@ import {
 } from './scenarios.ts';
 import { type ServerProcess, startServer } from './server-process.ts';
 import { startSink } from './sinks.ts';
-import { runLoad } from './smtp-load.ts';
+import { type LoadResult, runLoad } from './smtp-load.ts';
 
 export interface QueueScaleResult {
   readonly backlog: number;
@@ -49,23 +49,21 @@ export interface QueueScaleResult {
   readonly restartBannerSeconds: number;
   readonly rssAfterRestartMiB: number;
   readonly deferredAfterRestart: number;
-  readonly healthy: {
+  /** The healthy load beside the backlog, after the restart. */
+  readonly healthy: HealthyRun & {
     readonly accepted: number;
     readonly failed: number;
     readonly acceptedPerSecond: number;
-    readonly delivered: number;
-    readonly deliveredPerSecond: number;
     readonly dataTo250Ms: ReturnType<typeof percentiles>;
-    readonly mxpress: ProcessFigures;
   };
   /** The same healthy load on the fresh server, before the backlog was filled. */
-  readonly healthyWithoutBacklog: FreshRun;
+  readonly healthyWithoutBacklog: HealthyRun;
   /** And on another fresh server (empty data dir) right after the backlog run. */
-  readonly healthyFreshAfter: FreshRun;
+  readonly healthyFreshAfter: HealthyRun;
 }
 
-/** A healthy run without a backlog: its throughput and what mxpress spent on it. */
-export interface FreshRun {
+/** A healthy run: its throughput and what mxpress spent on it. */
+export interface HealthyRun {
   readonly delivered: number;
   readonly deliveredPerSecond: number;
   readonly mxpress: ProcessFigures;
@@ -108,7 +106,11 @@ async function waitDeferred(
  * `healthyCount` messages to the healthy domains, counted until the sink has them all,
  * with mxpress's CPU over the same window (the sampler watches `server`).
  */
-async function healthyRun(ctx: BenchContext, server: ServerProcess, label: string) {
+async function healthyRun(
+  ctx: BenchContext,
+  server: ServerProcess,
+  label: string,
+): Promise<{ load: LoadResult; run: HealthyRun }> {
   const base = ctx.sink.count();
   const from = performance.now();
   const load = await runLoad({ ...baseLoad(ctx, server), count: ctx.options.healthyCount });
@@ -120,14 +122,12 @@ async function healthyRun(ctx: BenchContext, server: ServerProcess, label: strin
   const delivered = ctx.sink.count() - base;
   return {
     load,
-    delivered,
-    deliveredPerSecond: round(rate(delivered, end - load.startedAt)),
-    mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, end),
+    run: {
+      delivered,
+      deliveredPerSecond: round(rate(delivered, end - load.startedAt)),
+      mxpress: processFigures(ctx.sampler, 'mxpress', load.startedAt, end),
+    },
   };
-}
-
-function freshRun(run: { delivered: number; deliveredPerSecond: number; mxpress: ProcessFigures }): FreshRun {
-  return { delivered: run.delivered, deliveredPerSecond: run.deliveredPerSecond, mxpress: run.mxpress };
 }
 
 export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleResult> {
@@ -179,12 +179,8 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         const deferredAfterRestart = (await getStats(second.httpBase)).recipientsByStatus.deferred ?? 0;
 
         ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
-        const {
-          load: healthy,
-          delivered,
-          deliveredPerSecond,
-          mxpress,
-        } = await healthyRun(ctx, second, 'beside backlog');
+        const beside = await healthyRun(ctx, second, 'beside backlog');
+        const healthy = beside.load;
         ctx.sampler.forget('mxpress');
         await second.end();
         // The same load on another fresh server now: the machine after the fill is not
@@ -214,16 +210,14 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
           rssAfterRestartMiB: mib(afterRestart?.rssBytes ?? 0),
           deferredAfterRestart,
           healthy: {
+            ...beside.run,
             accepted: healthy.accepted,
             failed: healthy.failed,
             acceptedPerSecond: round(rate(healthy.accepted, healthy.endedAt - healthy.startedAt)),
-            delivered,
-            deliveredPerSecond,
             dataTo250Ms: roundPercentiles(percentiles(healthy.latenciesMs)),
-            mxpress,
           },
-          healthyWithoutBacklog: freshRun(without),
-          healthyFreshAfter: freshRun(after),
+          healthyWithoutBacklog: without.run,
+          healthyFreshAfter: after.run,
         };
       } finally {
         ctx.sampler.forget('mxpress');

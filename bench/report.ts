@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cpuMsPerMessage, perMessage, round } from './figures.ts';
-import type { FreshRun, QueueScaleResult } from './queue-scale.ts';
+import type { HealthyRun, QueueScaleResult } from './queue-scale.ts';
 import type {
   AcceptResult,
   CeilingResult,
@@ -46,13 +46,16 @@ const cpu = (
   perSecond: number,
 ): string =>
   `${f.cpuPercent}% CPU (peak ${f.peakCpuPercent}%), peak RSS ${f.peakRssMiB} MiB; ${cpuMsPerMessage(f.cpuPercent, perSecond)} ms CPU per message`;
+/** The threads that used any CPU per message (to the figures' precision), busiest first. */
+const shownThreads = (f: ProcessFigures, perSecond: number): readonly ThreadFigures[] =>
+  (f.threads ?? []).filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0);
 /**
  * mxpress's CPU per message by thread, with the kernel's part of each, and how often
  * each thread slept or was preempted per message, when its threads were read.
  */
 function byThread(f: ProcessFigures, perSecond: number): Row[] {
   if (f.threads === undefined) return [];
-  const shown = f.threads.filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0);
+  const shown = shownThreads(f, perSecond);
   const cpuOf = (t: ThreadFigures): string =>
     `${t.thread} ${cpuMsPerMessage(t.cpuPercent, perSecond)} (system ${cpuMsPerMessage(t.systemPercent, perSecond)})`;
   const switchesOf = (t: ThreadFigures): string =>
@@ -69,7 +72,7 @@ function byThread(f: ProcessFigures, perSecond: number): Row[] {
  */
 function withoutBacklog(q: QueueScaleResult): Row[] {
   const runs = [q.healthyWithoutBacklog, q.healthyFreshAfter];
-  const perMessageOf = (run: FreshRun, thread?: string): string => {
+  const perMessageOf = (run: HealthyRun, thread?: string): string => {
     const figures =
       thread === undefined ? run.mxpress : run.mxpress.threads?.find((t) => t.thread === thread);
     return figures === undefined ? '-' : String(cpuMsPerMessage(figures.cpuPercent, run.deliveredPerSecond));
@@ -80,9 +83,8 @@ function withoutBacklog(q: QueueScaleResult): Row[] {
       `${runs.map((run) => perMessageOf(run)).join(' / ')} ms CPU per message (fresh server before / after)`,
     ],
   ];
-  const names = (q.healthyWithoutBacklog.mxpress.threads ?? [])
-    .filter((t) => cpuMsPerMessage(t.cpuPercent, q.healthyWithoutBacklog.deliveredPerSecond) > 0)
-    .map((t) => t.thread);
+  const before = q.healthyWithoutBacklog;
+  const names = shownThreads(before.mxpress, before.deliveredPerSecond).map((t) => t.thread);
   if (names.length > 0)
     rows.push([
       'by thread, no backlog',
