@@ -55,6 +55,24 @@ function childrenOf(pid: number): { pid: number; argv: string[] }[] {
   return found;
 }
 
+/** Runs the bench with `args` (output under `out`, at most 150 s), which must exit 0; its report and where it went. */
+async function benchReport(
+  args: readonly string[],
+): Promise<{ report: ReturnType<typeof JSON.parse>; dir: string; stdout: string }> {
+  const run = bench([...args, '--out', out, '--max-seconds', '150']);
+  assert.equal(await exitCode(run.child, 170_000), 0, run.stderr());
+  const dir = /report: (.*)\/report\.json/.exec(run.stdout())?.[1] ?? '';
+  assert.ok(dir.startsWith(out), run.stdout());
+  return { report: JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')), dir, stdout: run.stdout() };
+}
+
+/** mxpress's CPU by thread names its three threads. */
+function assertThreeThreads(figures: { threads: { thread: string }[] }): void {
+  const threads = figures.threads.map((t) => t.thread);
+  for (const thread of ['SMTP ingress', 'spool', 'main'])
+    assert.ok(threads.includes(thread), threads.join(', '));
+}
+
 test('--help prints the usage; a bad option exits 64', async () => {
   const help = bench(['--help']);
   assert.equal(await exitCode(help.child, 20_000), 0);
@@ -65,7 +83,7 @@ test('--help prints the usage; a bad option exits 64', async () => {
 });
 
 test('a small run of the ceiling and all three scenarios writes report.json and throughput.svg', async () => {
-  const run = bench([
+  const { report, dir, stdout } = await benchReport([
     '--count',
     '300',
     '--concurrency',
@@ -76,15 +94,7 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
     '2',
     '--latency-samples',
     '20',
-    '--out',
-    out,
-    '--max-seconds',
-    '150',
   ]);
-  assert.equal(await exitCode(run.child, 170_000), 0, run.stderr());
-  const dir = /report: (.*)\/report\.json/.exec(run.stdout())?.[1] ?? '';
-  assert.ok(dir.startsWith(out), run.stdout());
-  const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'));
   assert.deepEqual(report.errors, {});
   const { ceiling, accept, e2e, latency } = report.results;
   // The ceiling: the same 300 messages straight to the sink, all counted there.
@@ -99,12 +109,8 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
   assert.ok(accept.acceptedPerSecond > 0);
   assert.ok(accept.commitGroups.groups > 0 && accept.commitGroups.items >= 300);
   assert.ok(accept.mxpress.peakRssMiB > 10);
-  // mxpress's CPU by thread: its three threads, named.
-  for (const figures of [accept.mxpress, e2e.mxpress]) {
-    const threads = (figures.threads as { thread: string; cpuPercent: number }[]).map((t) => t.thread);
-    for (const thread of ['SMTP ingress', 'spool', 'main'])
-      assert.ok(threads.includes(thread), threads.join(', '));
-  }
+  assertThreeThreads(accept.mxpress);
+  assertThreeThreads(e2e.mxpress);
   assert.equal(e2e.delivered, 300);
   assert.equal(e2e.allDelivered, true);
   assert.ok(e2e.messagesPerConnection >= 1);
@@ -121,20 +127,20 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
     /^<svg [^>]*>[\s\S]*<polyline[\s\S]*<\/svg>\n$/,
   );
   assert.match(
-    run.stdout(),
+    stdout,
     /ceiling \(the same load[\s\S]*accept \(durable commits\)[\s\S]*share of the ceiling +[\d.]+\n[\s\S]*e2e[\s\S]*share of the ceiling[\s\S]*latency/,
   );
   // Threads are listed by CPU used, so the ingress thread can come first or later.
   assert.match(
-    run.stdout(),
+    stdout,
     /mxpress by thread +(?:\S.*, )?SMTP ingress [\d.]+ \(system [\d.]+\)(?:, .*)? ms CPU per message/,
   );
   // How often each thread slept or was preempted, and the machine's context switches.
   assert.match(
-    run.stdout(),
+    stdout,
     /mxpress switches +(?:\S.*; )?SMTP ingress [\d.]+ slept, [\d.]+ preempted(?:; .*)? per message/,
   );
-  assert.match(run.stdout(), /machine +[\d.]+% CPU busy.*; [\d.]+ context switches per message/);
+  assert.match(stdout, /machine +[\d.]+% CPU busy.*; [\d.]+ context switches per message/);
   for (const figures of [accept.mxpress, e2e.mxpress]) {
     const ingress = (figures.threads as { thread: string; sleepsPerSecond: number }[]).find(
       (t) => t.thread === 'SMTP ingress',
@@ -145,7 +151,7 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
 });
 
 test('a small queue-scale run: the backlog survives the restart, and every healthy run has its CPU by thread', async () => {
-  const run = bench([
+  const { report, stdout } = await benchReport([
     '--queue-scale',
     '1500',
     '--healthy-count',
@@ -154,14 +160,8 @@ test('a small queue-scale run: the backlog survives the restart, and every healt
     '8',
     '--domains',
     '4',
-    '--out',
-    out,
-    '--max-seconds',
-    '150',
   ]);
-  assert.equal(await exitCode(run.child, 170_000), 0, run.stderr());
-  const dir = /report: (.*)\/report\.json/.exec(run.stdout())?.[1] ?? '';
-  const q = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')).results.queueScale;
+  const q = report.results.queueScale;
   assert.equal(q.fill.accepted, 1500);
   assert.equal(q.fill.deferred, 1500);
   assert.equal(q.deferredAfterRestart, 1500);
@@ -171,19 +171,15 @@ test('a small queue-scale run: the backlog survives the restart, and every healt
   for (const healthy of [q.healthyWithoutBacklog, q.healthy, q.healthyFreshAfter]) {
     assert.equal(healthy.delivered, 300);
     assert.ok(healthy.deliveredPerSecond > 0);
-    const threads = (healthy.mxpress.threads as { thread: string; cpuPercent: number }[]).map(
-      (t) => t.thread,
-    );
-    for (const thread of ['SMTP ingress', 'spool', 'main'])
-      assert.ok(threads.includes(thread), threads.join(', '));
+    assertThreeThreads(healthy.mxpress);
     assert.ok(healthy.mxpress.cpuPercent > 0);
   }
   assert.match(
-    run.stdout(),
+    stdout,
     /mxpress, no backlog +[\d.]+ \/ [\d.]+ ms CPU per message \(fresh server before \/ after\)/,
   );
   assert.match(
-    run.stdout(),
+    stdout,
     /by thread, no backlog +(?:\S.*, )?SMTP ingress [\d.]+ \/ [\d.]+(?:, .*)? ms CPU per message/,
   );
 });
