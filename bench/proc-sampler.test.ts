@@ -2,7 +2,9 @@
  * /proc sampling of this very process and of the machine.
  */
 import assert from 'node:assert/strict';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
 import { MACHINE, ProcSampler, readMachine, readProc, type ThreadSummary } from './proc-sampler.ts';
@@ -137,4 +139,43 @@ test("a thread's sleeps and preemptions are counted, and the machine's context s
   const machine = sampler.window('machine', from, to).switchesPerSecond;
   assert.ok(machine !== undefined && machine >= sleeper.sleepsPerSecond, `machine ${machine} switches/s`);
   assert.equal(sampler.window('me', from, to).switchesPerSecond, undefined, 'a process has no machine count');
+});
+
+/** statfs type of tmpfs, where written bytes never go towards a disk. */
+const TMPFS_MAGIC = 0x01021994;
+
+test("a thread's read and write system calls are counted, and the bytes it wrote towards the disk", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'mxpress-io-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const sampler = new ProcSampler(50);
+  sampler.watch('me', process.pid, { threads: true });
+  // One thread reads a /proc file over and over; one writes 4 KiB at a time to a file,
+  // syncing every 16 writes; one only computes.
+  const read = `const { readFileSync } = require('node:fs'); const end = performance.now() + 400; while (performance.now() < end) readFileSync('/proc/self/status');`;
+  const write = `const fs = require('node:fs'); const fd = fs.openSync(${JSON.stringify(join(dir, 'out'))}, 'w'); const chunk = Buffer.alloc(4096, 120); const end = performance.now() + 400; for (let i = 1; performance.now() < end; i++) { fs.writeSync(fd, chunk); if (i % 16 === 0) fs.fsyncSync(fd); } fs.closeSync(fd);`;
+  const { threads } = await threadsWhileRunning(sampler, [
+    ['bench-read', read],
+    ['bench-write', write],
+    ['bench-spin', SPIN],
+  ]);
+  const io = (name: string) => {
+    const thread = threads.find((x) => x.name === name);
+    assert.ok(thread?.io, `${name}: ${JSON.stringify(thread)}`);
+    return thread.io;
+  };
+  const reader = io('bench-read');
+  const writer = io('bench-write');
+  const spinner = io('bench-spin');
+  assert.ok(
+    reader.reads > 100 && reader.reads > 10 * Math.max(1, spinner.reads),
+    `reads/s ${JSON.stringify({ reader, spinner })}`,
+  );
+  assert.ok(
+    writer.writes > 100 && writer.writes > 10 * Math.max(1, spinner.writes),
+    `writes/s ${JSON.stringify({ writer, spinner })}`,
+  );
+  assert.ok(writer.writes > reader.writes, `writes/s: writer ${writer.writes}, reader ${reader.writes}`);
+  if (statfsSync(dir).type === TMPFS_MAGIC)
+    t.diagnostic('temporary directory on tmpfs: no disk bytes to see');
+  else assert.ok(writer.diskBytes > 100 * 4096, `writer sent ${writer.diskBytes} bytes/s towards the disk`);
 });

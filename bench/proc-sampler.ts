@@ -11,7 +11,9 @@
  * (kernel) part of it and its context switches per second over a span: the times it
  * went to sleep waiting for work (voluntary) and the times it was taken off a CPU
  * while it still had work (involuntary, when another task was woken or its slice ran
- * out). The machine's reading also counts its context switches (`ctxt` in /proc/stat).
+ * out), and, from /proc/PID/task/TID/io, its read and write system calls (sockets,
+ * files and the wake-ups between threads alike) and the bytes it sent towards the
+ * disk. The machine's reading also counts its context switches (`ctxt` in /proc/stat).
  * A process that exited is simply no longer sampled; reading never throws.
  * Reads only the kernel's own files (trusted input).
  */
@@ -36,6 +38,16 @@ export interface ThreadUse {
   readonly sleeps: number;
   /** Involuntary context switches: the thread was runnable but taken off its CPU. */
   readonly preemptions: number;
+  /** Its system calls and disk bytes, when /proc let them be read for every thread of the name. */
+  readonly io?: IoUse;
+}
+
+/** Read and write system calls (`syscr`, `syscw`) and bytes sent towards the disk (`write_bytes`). */
+export interface IoUse {
+  readonly reads: number;
+  readonly writes: number;
+  /** Bytes this thread made the file system write to storage (0 on tmpfs). */
+  readonly diskBytes: number;
 }
 
 /** What a process's threads have used so far, summed by thread name. */
@@ -58,6 +70,8 @@ export interface ThreadSummary {
   readonly sleepsPerSecond: number;
   /** Involuntary context switches per second over the window. */
   readonly preemptionsPerSecond: number;
+  /** Read and write system calls, and bytes towards the disk, per second, when they were read. */
+  readonly io?: IoUse;
 }
 
 export interface WindowSummary {
@@ -92,6 +106,20 @@ function statusNumber(status: string, name: string): number {
   return match ? Number(match[1]) : 0;
 }
 
+/** A thread's I/O counters, or undefined when /proc does not give them (or it ended). */
+function readIo(pid: number, tid: string): IoUse | undefined {
+  try {
+    const io = readFileSync(`/proc/${pid}/task/${tid}/io`, 'latin1');
+    return {
+      reads: statusNumber(io, 'syscr'),
+      writes: statusNumber(io, 'syscw'),
+      diskBytes: statusNumber(io, 'write_bytes'),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
 /** One reading of a process, or undefined when it is gone. */
 export function readProc(pid: number): ProcReading | undefined {
   try {
@@ -121,7 +149,10 @@ export function readThreads(pid: number): ThreadTimes | undefined {
   } catch {
     return undefined;
   }
-  const times = new Map<string, { user: number; system: number; sleeps: number; preemptions: number }>();
+  const times = new Map<
+    string,
+    { user: number; system: number; sleeps: number; preemptions: number; io?: IoUse }
+  >();
   const perTick = 1 / ticksPerSecond();
   for (const tid of tids) {
     let stat: string;
@@ -135,14 +166,35 @@ export function readThreads(pid: number): ThreadTimes | undefined {
     const close = stat.lastIndexOf(')');
     const name = stat.slice(stat.indexOf('(') + 1, close);
     const fields = stat.slice(close + 2).split(' ');
-    const entry = times.get(name) ?? { user: 0, system: 0, sleeps: 0, preemptions: 0 };
+    const io = readIo(pid, tid);
+    const entry = times.get(name);
+    if (entry === undefined) {
+      times.set(name, {
+        user: Number(fields[11]) * perTick,
+        system: Number(fields[12]) * perTick,
+        sleeps: statusNumber(status, 'voluntary_ctxt_switches'),
+        preemptions: statusNumber(status, 'nonvoluntary_ctxt_switches'),
+        ...(io !== undefined ? { io } : {}),
+      });
+      continue;
+    }
     entry.user += Number(fields[11]) * perTick;
     entry.system += Number(fields[12]) * perTick;
     entry.sleeps += statusNumber(status, 'voluntary_ctxt_switches');
     entry.preemptions += statusNumber(status, 'nonvoluntary_ctxt_switches');
-    times.set(name, entry);
+    // A name's I/O counts only when every thread of it could be read.
+    entry.io = entry.io !== undefined && io !== undefined ? addIo(entry.io, io, 1) : undefined;
   }
   return times;
+}
+
+/** `a + sign * b`, counter by counter. */
+export function addIo(a: IoUse, b: IoUse, sign: 1 | -1): IoUse {
+  return {
+    reads: a.reads + sign * b.reads,
+    writes: a.writes + sign * b.writes,
+    diskBytes: a.diskBytes + sign * b.diskBytes,
+  };
 }
 
 /**
@@ -167,6 +219,14 @@ export function readMachine(): ProcReading | undefined {
     return undefined;
   }
 }
+
+const NOTHING_USED: ThreadUse = {
+  user: 0,
+  system: 0,
+  sleeps: 0,
+  preemptions: 0,
+  io: { reads: 0, writes: 0, diskBytes: 0 },
+};
 
 /** Pid under which `watch` samples the whole machine. */
 export const MACHINE = -1;
@@ -278,18 +338,24 @@ export class ProcSampler {
     const wall = (last.t - first.t) / 1000;
     const out: ThreadSummary[] = [];
     for (const [thread, end] of last.threads!) {
-      const start = first.threads!.get(thread) ?? { user: 0, system: 0, sleeps: 0, preemptions: 0 };
+      // A thread that began inside the span counts from nothing.
+      const start = first.threads!.get(thread) ?? NOTHING_USED;
       const user = end.user - start.user;
       const system = end.system - start.system;
       const sleeps = end.sleeps - start.sleeps;
       const preemptions = end.preemptions - start.preemptions;
       if (user < 0 || system < 0 || sleeps < 0 || preemptions < 0) continue;
+      const io = end.io !== undefined && start.io !== undefined ? addIo(end.io, start.io, -1) : undefined;
+      const ioValid = io !== undefined && io.reads >= 0 && io.writes >= 0 && io.diskBytes >= 0;
       out.push({
         name: thread,
         cpuPercent: ((user + system) / wall) * 100,
         systemPercent: (system / wall) * 100,
         sleepsPerSecond: sleeps / wall,
         preemptionsPerSecond: preemptions / wall,
+        ...(ioValid
+          ? { io: { reads: io.reads / wall, writes: io.writes / wall, diskBytes: io.diskBytes / wall } }
+          : {}),
       });
     }
     return out.sort((a, b) => b.cpuPercent - a.cpuPercent);

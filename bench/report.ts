@@ -50,8 +50,9 @@ const cpu = (
 const shownThreads = (f: ProcessFigures, perSecond: number): readonly ThreadFigures[] =>
   (f.threads ?? []).filter((t) => cpuMsPerMessage(t.cpuPercent, perSecond) > 0);
 /**
- * mxpress's CPU per message by thread, with the kernel's part of each, and how often
- * each thread slept or was preempted per message, when its threads were read.
+ * mxpress's CPU per message by thread, with the kernel's part of each, how often each
+ * thread slept or was preempted per message, and the read and write system calls each
+ * made per message (with the bytes it sent towards the disk), when its threads were read.
  */
 function byThread(f: ProcessFigures, perSecond: number): Row[] {
   if (f.threads === undefined) return [];
@@ -60,10 +61,26 @@ function byThread(f: ProcessFigures, perSecond: number): Row[] {
     `${t.thread} ${cpuMsPerMessage(t.cpuPercent, perSecond)} (system ${cpuMsPerMessage(t.systemPercent, perSecond)})`;
   const switchesOf = (t: ThreadFigures): string =>
     `${t.thread} ${perMessage(t.sleepsPerSecond, perSecond)} slept, ${perMessage(t.preemptionsPerSecond, perSecond)} preempted`;
-  return [
+  const rows: Row[] = [
     ['mxpress by thread', `${shown.map(cpuOf).join(', ')} ms CPU per message`],
     ['mxpress switches', `${shown.map(switchesOf).join('; ')} per message`],
   ];
+  // Threads that made system calls (to the figures' precision); V8's helpers make none.
+  const withIo = shown.filter(
+    (t) => t.io !== undefined && perMessage(t.io.readsPerSecond + t.io.writesPerSecond, perSecond) > 0,
+  );
+  if (withIo.length > 0)
+    rows.push(['mxpress system calls', `${withIo.map((t) => ioOf(t, perSecond)).join('; ')} per message`]);
+  return rows;
+}
+/** A thread's read and write system calls per message, and its disk bytes when it wrote any. */
+function ioOf(t: ThreadFigures, perSecond: number): string {
+  const io = t.io!;
+  const disk = perMessage(io.diskBytesPerSecond / 1024, perSecond);
+  return (
+    `${t.thread} ${perMessage(io.readsPerSecond, perSecond)} reads, ${perMessage(io.writesPerSecond, perSecond)} writes` +
+    (disk > 0 ? `, ${disk} KiB to disk` : '')
+  );
 }
 /**
  * mxpress's CPU per message on the fresh servers before and after the backlog run, in

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 
 const RUN = fileURLToPath(new URL('./run.ts', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'mxpress-bench-test-'));
+/** statfs type of tmpfs, where the bench's data dirs (made in the temporary directory) write nothing to a disk. */
+const TMPFS_MAGIC = 0x01021994;
 after(() => rmSync(out, { recursive: true, force: true }));
 
 function bench(args: readonly string[]): { child: ChildProcess; stderr: () => string; stdout: () => string } {
@@ -141,6 +143,23 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
     /mxpress switches +(?:\S.*; )?SMTP ingress [\d.]+ slept, [\d.]+ preempted(?:; .*)? per message/,
   );
   assert.match(stdout, /machine +[\d.]+% CPU busy.*; [\d.]+ context switches per message/);
+  // Read and write system calls by thread; the spool's bytes to disk, unless on tmpfs.
+  assert.match(
+    stdout,
+    /mxpress system calls +(?:\S.*; )?SMTP ingress [\d.]+ reads, [\d.]+ writes(?:, [\d.]+ KiB to disk)?(?:; .*)? per message/,
+  );
+  const ioOf = (thread: string) =>
+    (e2e.mxpress.threads as { thread: string; io?: Record<string, number> }[]).find(
+      (t) => t.thread === thread,
+    )?.io;
+  const [ingressIo, spoolIo] = [ioOf('SMTP ingress'), ioOf('spool')];
+  assert.ok(
+    ingressIo && ingressIo.readsPerSecond! > 0 && ingressIo.writesPerSecond! > 0,
+    JSON.stringify(ingressIo),
+  );
+  assert.ok(spoolIo && spoolIo.writesPerSecond! > 0, JSON.stringify(spoolIo));
+  if (statfsSync(tmpdir()).type !== TMPFS_MAGIC)
+    assert.ok(spoolIo.diskBytesPerSecond! > e2e.deliveredPerSecond * 4096, JSON.stringify(spoolIo));
   for (const figures of [accept.mxpress, e2e.mxpress]) {
     const ingress = (figures.threads as { thread: string; sleepsPerSecond: number }[]).find(
       (t) => t.thread === 'SMTP ingress',

@@ -12,7 +12,7 @@ import type { Children } from './children.ts';
 import { DeliveredStream } from './event-stream.ts';
 import { mib, type Percentiles, percentiles, rate, round } from './figures.ts';
 import type { BenchOptions } from './options.ts';
-import type { ProcSampler } from './proc-sampler.ts';
+import { addIo, type IoUse, type ProcSampler } from './proc-sampler.ts';
 import { type ServerOptions, type ServerProcess, startServer } from './server-process.ts';
 import type { SinkHandle } from './sinks.ts';
 import { type LoadOptions, type LoadResult, runLoad } from './smtp-load.ts';
@@ -49,6 +49,16 @@ export interface ThreadFigures {
   readonly sleepsPerSecond: number;
   /** Times per second it was taken off a CPU while it had work (involuntary context switches). */
   readonly preemptionsPerSecond: number;
+  /**
+   * Read and write system calls per second (socket and file I/O, and the wake-ups one
+   * thread sends another), and bytes per second it sent towards the disk; absent when
+   * /proc did not give them.
+   */
+  readonly io?: {
+    readonly readsPerSecond: number;
+    readonly writesPerSecond: number;
+    readonly diskBytesPerSecond: number;
+  };
 }
 
 /**
@@ -167,23 +177,47 @@ export function threadLabel(name: string): string {
 
 /** CPU by thread label (threads of one label summed), busiest first. */
 function threadFigures(sampler: ProcSampler, name: string, from: number, to: number): ThreadFigures[] {
-  const byLabel = new Map<string, { cpu: number; system: number; sleeps: number; preemptions: number }>();
+  interface Sum {
+    cpu: number;
+    system: number;
+    sleeps: number;
+    preemptions: number;
+    /** Undefined once a thread of the label had no I/O counters. */
+    io: IoUse | undefined;
+  }
+  const byLabel = new Map<string, Sum>();
   for (const t of sampler.threadWindow(name, from, to)) {
     const label = threadLabel(t.name);
-    const sum = byLabel.get(label) ?? { cpu: 0, system: 0, sleeps: 0, preemptions: 0 };
+    const sum = byLabel.get(label) ?? {
+      cpu: 0,
+      system: 0,
+      sleeps: 0,
+      preemptions: 0,
+      io: { reads: 0, writes: 0, diskBytes: 0 },
+    };
     sum.cpu += t.cpuPercent;
     sum.system += t.systemPercent;
     sum.sleeps += t.sleepsPerSecond;
     sum.preemptions += t.preemptionsPerSecond;
+    sum.io = sum.io !== undefined && t.io !== undefined ? addIo(sum.io, t.io, 1) : undefined;
     byLabel.set(label, sum);
   }
   return [...byLabel]
-    .map(([thread, { cpu, system, sleeps, preemptions }]) => ({
+    .map(([thread, { cpu, system, sleeps, preemptions, io }]) => ({
       thread,
       cpuPercent: round(cpu),
       systemPercent: round(system),
       sleepsPerSecond: round(sleeps),
       preemptionsPerSecond: round(preemptions),
+      ...(io !== undefined
+        ? {
+            io: {
+              readsPerSecond: round(io.reads),
+              writesPerSecond: round(io.writes),
+              diskBytesPerSecond: Math.round(io.diskBytes),
+            },
+          }
+        : {}),
     }))
     .sort((a, b) => b.cpuPercent - a.cpuPercent);
 }
