@@ -39,8 +39,10 @@ export interface ThreadUse {
   /** Involuntary context switches: the thread was runnable but taken off its CPU. */
   readonly preemptions: number;
   /** Its system calls and disk bytes, when /proc let them be read for every thread of the name. */
-  readonly io?: IoUse;
+  readonly io: IoUse | undefined;
 }
+
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
 /** Read and write system calls (`syscr`, `syscw`) and bytes sent towards the disk (`write_bytes`). */
 export interface IoUse {
@@ -139,8 +141,9 @@ export function readProc(pid: number): ProcReading | undefined {
 }
 
 /**
- * CPU time of every thread of `pid`, summed by thread name; undefined when the process
- * is gone. A thread that ends between two readings takes its time with it.
+ * CPU time, context switches and I/O counters of every thread of `pid`, summed by
+ * thread name; undefined when the process is gone. A thread that ends between two
+ * readings takes its counts with it.
  */
 export function readThreads(pid: number): ThreadTimes | undefined {
   let tids: string[];
@@ -149,10 +152,7 @@ export function readThreads(pid: number): ThreadTimes | undefined {
   } catch {
     return undefined;
   }
-  const times = new Map<
-    string,
-    { user: number; system: number; sleeps: number; preemptions: number; io?: IoUse }
-  >();
+  const times = new Map<string, Mutable<ThreadUse>>();
   const perTick = 1 / ticksPerSecond();
   for (const tid of tids) {
     let stat: string;
@@ -166,24 +166,24 @@ export function readThreads(pid: number): ThreadTimes | undefined {
     const close = stat.lastIndexOf(')');
     const name = stat.slice(stat.indexOf('(') + 1, close);
     const fields = stat.slice(close + 2).split(' ');
-    const io = readIo(pid, tid);
+    const use = {
+      user: Number(fields[11]) * perTick,
+      system: Number(fields[12]) * perTick,
+      sleeps: statusNumber(status, 'voluntary_ctxt_switches'),
+      preemptions: statusNumber(status, 'nonvoluntary_ctxt_switches'),
+      io: readIo(pid, tid),
+    };
     const entry = times.get(name);
     if (entry === undefined) {
-      times.set(name, {
-        user: Number(fields[11]) * perTick,
-        system: Number(fields[12]) * perTick,
-        sleeps: statusNumber(status, 'voluntary_ctxt_switches'),
-        preemptions: statusNumber(status, 'nonvoluntary_ctxt_switches'),
-        ...(io !== undefined ? { io } : {}),
-      });
+      times.set(name, use);
       continue;
     }
-    entry.user += Number(fields[11]) * perTick;
-    entry.system += Number(fields[12]) * perTick;
-    entry.sleeps += statusNumber(status, 'voluntary_ctxt_switches');
-    entry.preemptions += statusNumber(status, 'nonvoluntary_ctxt_switches');
+    entry.user += use.user;
+    entry.system += use.system;
+    entry.sleeps += use.sleeps;
+    entry.preemptions += use.preemptions;
     // A name's I/O counts only when every thread of it could be read.
-    entry.io = entry.io !== undefined && io !== undefined ? addIo(entry.io, io, 1) : undefined;
+    entry.io = entry.io !== undefined && use.io !== undefined ? addIo(entry.io, use.io, 1) : undefined;
   }
   return times;
 }
