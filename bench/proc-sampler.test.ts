@@ -2,12 +2,12 @@
  * /proc sampling of this very process and of the machine.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Worker } from 'node:worker_threads';
-import { MACHINE, ProcSampler, readMachine, readProc, type ThreadSummary } from './proc-sampler.ts';
+import { MACHINE, onTmpfs, ProcSampler, readMachine, readProc, type ThreadSummary } from './proc-sampler.ts';
 
 function burn(ms: number): void {
   const end = performance.now() + ms;
@@ -141,9 +141,6 @@ test("a thread's sleeps and preemptions are counted, and the machine's context s
   assert.equal(sampler.window('me', from, to).switchesPerSecond, undefined, 'a process has no machine count');
 });
 
-/** statfs type of tmpfs, where written bytes never go towards a disk. */
-const TMPFS_MAGIC = 0x01021994;
-
 test("a thread's read and write system calls are counted, and the bytes it wrote towards the disk", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'mxpress-io-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -175,7 +172,6 @@ test("a thread's read and write system calls are counted, and the bytes it wrote
     `writes/s ${JSON.stringify({ writer, spinner })}`,
   );
   assert.ok(writer.writes > reader.writes, `writes/s: writer ${writer.writes}, reader ${reader.writes}`);
-  if (statfsSync(dir).type === TMPFS_MAGIC)
-    t.diagnostic('temporary directory on tmpfs: no disk bytes to see');
+  if (onTmpfs(dir)) t.diagnostic('temporary directory on tmpfs: no disk bytes to see');
   else assert.ok(writer.diskBytes > 100 * 4096, `writer sent ${writer.diskBytes} bytes/s towards the disk`);
 });

@@ -18,7 +18,7 @@
  * Reads only the kernel's own files (trusted input).
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statfsSync } from 'node:fs';
 
 export interface ProcReading {
   /** utime + stime in seconds. */
@@ -50,6 +50,17 @@ export interface IoUse {
   readonly writes: number;
   /** Bytes this thread made the file system write to storage (0 on tmpfs). */
   readonly diskBytes: number;
+}
+
+/** No I/O at all: where a sum of counters starts. */
+export const NO_IO: IoUse = { reads: 0, writes: 0, diskBytes: 0 };
+
+/** statfs type of tmpfs. */
+const TMPFS_MAGIC = 0x01021994;
+
+/** True when `dir` is on tmpfs, where written bytes never go towards a disk (`diskBytes` stays 0). */
+export function onTmpfs(dir: string): boolean {
+  return statfsSync(dir).type === TMPFS_MAGIC;
 }
 
 /** What a process's threads have used so far, summed by thread name. */
@@ -102,7 +113,7 @@ export function ticksPerSecond(): number {
   return clockTicks;
 }
 
-/** The number a /proc status line `name:` starts with (kB for the memory lines); 0 when absent. */
+/** The number after `name:` in a /proc status or io file (kB for the memory lines); 0 when absent. */
 function statusNumber(status: string, name: string): number {
   const match = new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status);
   return match ? Number(match[1]) : 0;
@@ -225,7 +236,7 @@ const NOTHING_USED: ThreadUse = {
   system: 0,
   sleeps: 0,
   preemptions: 0,
-  io: { reads: 0, writes: 0, diskBytes: 0 },
+  io: NO_IO,
 };
 
 /** Pid under which `watch` samples the whole machine. */

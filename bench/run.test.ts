@@ -5,16 +5,15 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { onTmpfs } from './proc-sampler.ts';
 
 const RUN = fileURLToPath(new URL('./run.ts', import.meta.url));
 const out = mkdtempSync(join(tmpdir(), 'mxpress-bench-test-'));
-/** statfs type of tmpfs, where the bench's data dirs (made in the temporary directory) write nothing to a disk. */
-const TMPFS_MAGIC = 0x01021994;
 after(() => rmSync(out, { recursive: true, force: true }));
 
 function bench(args: readonly string[]): { child: ChildProcess; stderr: () => string; stdout: () => string } {
@@ -158,7 +157,8 @@ test('a small run of the ceiling and all three scenarios writes report.json and 
     JSON.stringify(ingressIo),
   );
   assert.ok(spoolIo && spoolIo.writesPerSecond! > 0, JSON.stringify(spoolIo));
-  if (statfsSync(tmpdir()).type !== TMPFS_MAGIC)
+  // The bench makes mxpress's data dirs in the temporary directory.
+  if (!onTmpfs(tmpdir()))
     assert.ok(spoolIo.diskBytesPerSecond! > e2e.deliveredPerSecond * 4096, JSON.stringify(spoolIo));
   for (const figures of [accept.mxpress, e2e.mxpress]) {
     const ingress = (figures.threads as { thread: string; sleepsPerSecond: number }[]).find(

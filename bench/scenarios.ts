@@ -12,7 +12,7 @@ import type { Children } from './children.ts';
 import { DeliveredStream } from './event-stream.ts';
 import { mib, type Percentiles, percentiles, rate, round } from './figures.ts';
 import type { BenchOptions } from './options.ts';
-import { addIo, type IoUse, type ProcSampler } from './proc-sampler.ts';
+import { addIo, type IoUse, NO_IO, type ProcSampler } from './proc-sampler.ts';
 import { type ServerOptions, type ServerProcess, startServer } from './server-process.ts';
 import type { SinkHandle } from './sinks.ts';
 import { type LoadOptions, type LoadResult, runLoad } from './smtp-load.ts';
@@ -193,7 +193,7 @@ function threadFigures(sampler: ProcSampler, name: string, from: number, to: num
       system: 0,
       sleeps: 0,
       preemptions: 0,
-      io: { reads: 0, writes: 0, diskBytes: 0 },
+      io: NO_IO,
     };
     sum.cpu += t.cpuPercent;
     sum.system += t.systemPercent;
