@@ -37,12 +37,15 @@ import {
 } from './protocol.ts';
 import { ReadOps } from './read-ops.ts';
 import { configureConnection, migrate } from './schema.ts';
+import { SearchParts } from './search-parts.ts';
 import { WriteOps } from './write-ops.ts';
 
 export interface EngineOptions {
   readonly dataDir: string;
   /** Upper bound on the database file; growth beyond it fails as SPOOL_FULL. */
   readonly maxDatabaseBytes?: number;
+  /** Recipients per search part (search-parts.ts); tests make it small. */
+  readonly searchPartRecipients?: number;
 }
 
 export const DATABASE_FILE = 'spool.sqlite';
@@ -259,9 +262,10 @@ export class SqliteEngine {
         syncDirectory(this.#options.dataDir);
         syncDirectory(dirname(this.#options.dataDir));
       }
-      const writes = new WriteOps(db);
+      const parts = new SearchParts(db, this.#options.searchPartRecipients);
+      const writes = new WriteOps(db, parts);
       const released = this.#startupWrites(db, () => writes.releaseAllLeases());
-      this.#state = { db, writes, reads: new ReadOps(db) };
+      this.#state = { db, writes, reads: new ReadOps(db, parts) };
       this.#logs.push({
         msg: 'spool opened',
         extra: { path, schemaBefore: before, leasesReleased: released ?? 'no: the disk is full' },
@@ -454,6 +458,7 @@ export class SqliteEngine {
         try {
           writes.flushCounts();
           db.exec('COMMIT');
+          writes.settled();
         } catch (error) {
           lost = toWireError(error);
         }
@@ -503,6 +508,7 @@ export class SqliteEngine {
       for (const request of requests) applied.push({ id: request.id, value: this.#write(writes, request) });
       writes.flushCounts();
       db.exec('COMMIT');
+      writes.settled();
     } catch {
       writes.dropCounts();
       this.#rollbackQuietly(db);

@@ -68,6 +68,8 @@ export interface SqliteSpoolOptions {
   readonly log?: (msg: string, extra?: object) => void;
   /** Cap on the database size; growth past it fails commits with SPOOL_FULL. */
   readonly maxDatabaseBytes?: number;
+  /** Recipients per search part (search-parts.ts). Default PART_RECIPIENTS; tests make it small. */
+  readonly searchPartRecipients?: number;
   /**
    * Every event the spool stores, through this front or an attached client, with its
    * seq, in seq order, as its transaction is answered (before the callers' promises
@@ -160,6 +162,9 @@ class SqliteSpoolFront implements SqliteSpool {
       ...(this.#options.maxDatabaseBytes === undefined
         ? {}
         : { maxDatabaseBytes: this.#options.maxDatabaseBytes }),
+      ...(this.#options.searchPartRecipients === undefined
+        ? {}
+        : { searchPartRecipients: this.#options.searchPartRecipients }),
     };
     const events = {
       onBatch: (batch: ReplyBatch) => this.#onBatch(batch),

@@ -20,18 +20,19 @@
  *    writes to several tables, so SQLite copied every page it touched to a statement
  *    journal first (half of the spool's file writes). Version 2 drops them.
  *  - `recipients_address` and `messages_sender` serve the API's search by recipient and
- *    by sender. Every other index here takes its new entries at or near its right
- *    edge; these take them wherever the address sorts. In the lab's WAL (four
- *    addresses, one sender) they wrote 6.4 and 2.4 pages per transaction of eight
- *    messages, and dropping both gave 5.5 to 10% more relay throughput; with addresses
- *    as varied as real mail's, each new entry lands on a leaf of its own, which beside a
- *    large history that has left the page cache is a disk read before the commit can
- *    finish (see bench/README.md, queue-scale).
+ *    by sender. Keyed by address alone (versions 1 and 2), they took each new entry
+ *    wherever its address sorts: in the lab's WAL (four addresses, one sender) 6.4 and
+ *    2.4 pages per transaction of eight messages, and with addresses as varied as real
+ *    mail's a leaf of its own per recipient, which beside a large history that has left
+ *    the page cache is a disk read before the commit can finish (see bench/README.md,
+ *    queue-scale). Version 3 leads both with a search part (search-parts.ts): a range of
+ *    queue ids, of which new mail fills only the newest, so their new entries land in
+ *    one small region as every other index's land at its right edge.
  */
 import type { DatabaseSync } from 'node:sqlite';
 import type { RecipientStatus } from '../../contracts/status.ts';
 
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 export const ALL_STATUSES: readonly RecipientStatus[] = [
   'queued',
@@ -138,6 +139,19 @@ const MIGRATIONS: readonly string[] = [
   DROP TRIGGER recipients_count_insert;
   DROP TRIGGER recipients_count_update;
   DROP TRIGGER recipients_count_delete;
+  `,
+  `
+  ALTER TABLE messages ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE recipients ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+  DROP INDEX messages_sender;
+  DROP INDEX recipients_address;
+  CREATE INDEX messages_sender ON messages (part, mail_from, id);
+  CREATE INDEX recipients_address ON recipients (part, address, message_id);
+  CREATE TABLE search_parts (
+    n INTEGER PRIMARY KEY,
+    first_id TEXT NOT NULL UNIQUE
+  );
+  INSERT INTO search_parts (n, first_id) VALUES (0, '');
   `,
 ];
 

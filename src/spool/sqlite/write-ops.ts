@@ -7,7 +7,8 @@
  * them failed). It keeps the `counters` rows itself: requests add to deltas held
  * here, and the engine writes them once per transaction (`flushCounts`, one
  * one-row statement per counter that changed) or drops them with the transaction
- * (`dropCounts`, `countsMark`/`restoreCounts` around a savepoint). Every statement
+ * (`dropCounts`, `countsMark`/`restoreCounts` around a savepoint, `settled` after
+ * COMMIT); the search parts (search-parts.ts) ride on the same calls. Every statement
  * then changes one row, which SQLite runs without a statement journal (a copy of
  * every page it touches). Throws
  * `EngineError('not-found')` for unknown recipients, SQLite errors as they come.
@@ -28,6 +29,7 @@ import type {
 import { FINAL_STATUSES, type RecipientStatus } from '../../contracts/status.ts';
 import { EngineError, type RecipientKey, type StoredUpdate, withSeqs } from './protocol.ts';
 import { type ClaimRow, domainOf, eventData, jsonOrNull, toClaimedRecipient } from './rows.ts';
+import type { SearchParts } from './search-parts.ts';
 
 const PENDING = "status IN ('queued', 'deferred')";
 
@@ -43,6 +45,12 @@ export function claimSql(excluding: boolean): string {
   const exclude = excluding ? 'AND r.domain NOT IN (SELECT value FROM json_each(?))' : '';
   return `SELECT ${CLAIM_COLUMNS} FROM recipients r JOIN messages m ON m.id = r.message_id
     WHERE r.${PENDING} AND r.held = 0 AND r.due_at <= ? ${exclude} ORDER BY r.due_at LIMIT ?`;
+}
+
+/** What `countsMark` saves: the counter deltas and the search parts' state. */
+export interface CountsMark {
+  readonly deltas: ReadonlyMap<string, number>;
+  readonly parts: number;
 }
 
 interface RecipientState {
@@ -88,17 +96,20 @@ export class WriteOps {
   readonly #purgeEvents: StatementSync;
   /** Counter changes of the open transaction, written by flushCounts. */
   #deltas = new Map<string, number>();
+  readonly #parts: SearchParts;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, parts: SearchParts) {
+    this.#parts = parts;
     this.#insertMessage = db.prepare(
-      `INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body,
+         part)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertBody = db.prepare('INSERT INTO bodies (id, data) VALUES (?, ?)');
     this.#insertRecipient = db.prepare(
       `INSERT INTO recipients (message_id, idx, address, domain, notify, orcpt, status, attempts,
-         next_attempt_at, due_at, lease_owner, lease_until, held, updated_at)
-       VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0, ?)`,
+         next_attempt_at, due_at, lease_owner, lease_until, held, updated_at, part)
+       VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, 0, ?, ?)`,
     );
     this.#insertEvent = db.prepare('INSERT INTO events (at, message_id, type, data) VALUES (?, ?, ?, ?)');
     this.#insertAttempt = db.prepare('INSERT INTO attempts (message_id, idx, n, data) VALUES (?, ?, ?, ?)');
@@ -170,6 +181,7 @@ export class WriteOps {
     const statuses: RecipientStatus[] = recipients.map((_, i) => message.initialStatus?.[i] ?? 'queued');
     const pending = statuses.filter((status) => !FINAL_STATUSES.has(status)).length;
     const size = message.body.byteLength;
+    const part = this.#parts.place(message.id, recipients.length);
     this.#insertMessage.run(
       message.id,
       message.receivedAt,
@@ -181,6 +193,7 @@ export class WriteOps {
       size,
       pending,
       pending > 0 ? 1 : 0,
+      part,
     );
     this.#add('messages', 1);
     // A message that is final at once (all suppressed) never stores its body.
@@ -206,6 +219,7 @@ export class WriteOps {
         leased ? claim.owner : null,
         leased ? leaseUntil : 0,
         now,
+        part,
       );
       this.#countStatus(status, 1);
     });
@@ -356,6 +370,7 @@ export class WriteOps {
       events += 1;
     }
     if (events > 0) this.#purgeEvents.run(last);
+    this.#parts.prune(request.beforeId);
     const scannedTo = rows.length === request.limit ? rows[rows.length - 1]!.id : undefined;
     return {
       messages,
@@ -371,18 +386,25 @@ export class WriteOps {
     this.#deltas.clear();
   }
 
+  /** The transaction committed (after COMMIT). */
+  settled(): void {
+    this.#parts.settle();
+  }
+
   /** Forgets the counter changes of a transaction that was rolled back. */
   dropCounts(): void {
     this.#deltas.clear();
+    this.#parts.drop();
   }
 
   /** The counter changes so far, to return to when a savepoint is rolled back. */
-  countsMark(): ReadonlyMap<string, number> {
-    return new Map(this.#deltas);
+  countsMark(): CountsMark {
+    return { deltas: new Map(this.#deltas), parts: this.#parts.mark() };
   }
 
-  restoreCounts(mark: ReadonlyMap<string, number>): void {
-    this.#deltas = new Map(mark);
+  restoreCounts(mark: CountsMark): void {
+    this.#deltas = new Map(mark.deltas);
+    this.#parts.restore(mark.parts);
   }
 
   #add(name: string, delta: number): void {
