@@ -14,7 +14,11 @@
  * the newest part, a region of at most about `size` recipients that stays cached
  * while mail flows; a new part starts once the newest holds `size`. A search walks
  * the parts newest first with one index probe each, so its results come out in id
- * order and it stops as soon as it has a page.
+ * order and it stops as soon as it has a page. The price is a probe per part for a
+ * search that finds less than a page: measured on a 2-core VM, a history of 1M
+ * messages (62 parts) answered such a search in 1.2 to 2.4 ms (15 ms with a cold page
+ * cache), and one of 10M messages (611 parts) in 17 to 20 ms (131 ms cold). Beyond
+ * that, merging old parts would bound the probes.
  *
  * In: an open database at schema version 3 or later, and the ids of new messages
  * (already validated). Changes to the `search_parts` table happen in the caller's
