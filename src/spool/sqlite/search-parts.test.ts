@@ -16,7 +16,8 @@ import type { ListFilter, NewMessage } from '../../contracts/spool.ts';
 import { newQueueId, queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, T0 } from '../conformance-fixtures.ts';
-import { createSqliteSpool, type SqliteSpool, type SqliteSpoolOptions } from './index.ts';
+import { type OpenSpool, withDir } from './dir.testkit.ts';
+import { createSqliteSpool, type SqliteSpool } from './index.ts';
 import { listQuery } from './read-ops.ts';
 import { migrate } from './schema.ts';
 import { SearchParts } from './search-parts.ts';
@@ -32,24 +33,8 @@ spoolConformance('sqlite (search parts of 2 recipients)', async () => {
   };
 });
 
-async function withParts(
-  size: number,
-  body: (dir: string, open: (extra?: Partial<SqliteSpoolOptions>) => Promise<SqliteSpool>) => Promise<void>,
-): Promise<void> {
-  const dir = await mkdtemp(join(tmpdir(), 'mxpress-parts-'));
-  const spools: SqliteSpool[] = [];
-  const open = async (extra: Partial<SqliteSpoolOptions> = {}) => {
-    const spool = createSqliteSpool({ dataDir: dir, searchPartRecipients: size, ...extra });
-    spools.push(spool);
-    await spool.open();
-    return spool;
-  };
-  try {
-    await body(dir, open);
-  } finally {
-    for (const spool of spools) await spool.close();
-    await rm(dir, { recursive: true, force: true });
-  }
+function withParts(size: number, body: (dir: string, open: OpenSpool) => Promise<void>): Promise<void> {
+  return withDir(body, { searchPartRecipients: size });
 }
 
 /** Reads the database of a closed spool. */
@@ -100,6 +85,31 @@ async function allPages(
     if (page.length < limit) return seen;
     before = page.at(-1)!.id;
   }
+}
+
+/**
+ * After an attempt that was rolled back: the table holds parts 0 and 1, part 1 starting
+ * at `id`, which holds that message, and a reopened spool finds it by `address`.
+ */
+async function assertPartOneStartsAt(
+  dir: string,
+  open: OpenSpool,
+  id: string,
+  address: string,
+): Promise<void> {
+  assert.deepEqual(
+    partsTable(dir).map((p) => [p.n, p.first_id]),
+    [
+      [0, ''],
+      [1, id],
+    ],
+  );
+  assert.equal(partOf(dir).get(id), 1);
+  const spool = await open();
+  assert.deepEqual(
+    (await spool.list({ limit: 10, recipient: address })).map((m) => m.id),
+    [id],
+  );
 }
 
 /** A small deterministic generator, so a failure can be replayed. */
@@ -226,7 +236,7 @@ describe('sqlite spool search parts', () => {
 
   it('a transaction rolled back after it started a part leaves none behind', async () => {
     await withParts(1, async (dir, open) => {
-      let spool = await open();
+      const spool = await open();
       const first = makeMessage({ id: newQueueId(T0), to: ['a@x.test'] });
       await spool.commit(first);
       // One batch: the second starts part 1, the duplicate of the first fails the
@@ -237,25 +247,13 @@ describe('sqlite spool search parts', () => {
       assert.equal(ok.status, 'fulfilled');
       assert.equal(failed.status, 'rejected');
       await spool.close();
-      assert.deepEqual(
-        partsTable(dir).map((p) => [p.n, p.first_id]),
-        [
-          [0, ''],
-          [1, second.id],
-        ],
-      );
-      assert.equal(partOf(dir).get(second.id), 1);
-      spool = await open();
-      assert.deepEqual(
-        (await spool.list({ limit: 10, recipient: 'b@x.test' })).map((m) => m.id),
-        [second.id],
-      );
+      await assertPartOneStartsAt(dir, open, second.id, 'b@x.test');
     });
   });
 
   it('a commit that fails after it started a part, beside one that succeeds, leaves no part behind', async () => {
     await withParts(2, async (dir, open) => {
-      let spool = await open({ maxDatabaseBytes: 256 * 1024 });
+      const spool = await open({ maxDatabaseBytes: 256 * 1024 });
       for (const i of [0, 1])
         await spool.commit(makeMessage({ id: newQueueId(T0 + i), to: [`a${i}@x.test`] }));
       // One batch: the big one starts part 1 and then finds no room for its body;
@@ -270,19 +268,7 @@ describe('sqlite spool search parts', () => {
       assert.equal(failed.status, 'rejected');
       assert.equal(ok.status, 'fulfilled');
       await spool.close();
-      assert.deepEqual(
-        partsTable(dir).map((p) => [p.n, p.first_id]),
-        [
-          [0, ''],
-          [1, small.id],
-        ],
-      );
-      assert.equal(partOf(dir).get(small.id), 1);
-      spool = await open();
-      assert.deepEqual(
-        (await spool.list({ limit: 10, recipient: 'small@x.test' })).map((m) => m.id),
-        [small.id],
-      );
+      await assertPartOneStartsAt(dir, open, small.id, 'small@x.test');
     });
   });
 

@@ -14,7 +14,8 @@ import { describe, it } from 'node:test';
 import { queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith, T0 } from '../conformance-fixtures.ts';
-import { createSqliteSpool, type SqliteSpool, type SqliteSpoolOptions } from './index.ts';
+import { withDir } from './dir.testkit.ts';
+import { createSqliteSpool, type SqliteSpool } from './index.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { claimSql } from './write-ops.ts';
 
@@ -34,26 +35,6 @@ function factory(inProcess: boolean) {
 
 spoolConformance('sqlite (worker thread)', factory(false));
 spoolConformance('sqlite (in-process)', factory(true));
-
-/** Runs `body` with a temp dir; `open` makes opened spools that are all closed afterwards. */
-async function withDir(
-  body: (dir: string, open: (extra?: Partial<SqliteSpoolOptions>) => Promise<SqliteSpool>) => Promise<void>,
-): Promise<void> {
-  const dir = await tempDir();
-  const spools: SqliteSpool[] = [];
-  const open = async (extra: Partial<SqliteSpoolOptions> = {}) => {
-    const spool = createSqliteSpool({ dataDir: dir, ...extra });
-    spools.push(spool);
-    await spool.open();
-    return spool;
-  };
-  try {
-    await body(dir, open);
-  } finally {
-    for (const spool of spools) await spool.close();
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 describe('sqlite spool specifics', () => {
   for (const inProcess of [false, true]) {
