@@ -488,8 +488,9 @@ export class SqliteEngine {
    * write per request). On any failure nothing is applied and it returns false: the
    * caller then runs the batch again request by request, each in its own savepoint,
    * so one bad request fails alone. WriteOps keeps nothing outside the database past
-   * a transaction (its counter deltas are written or dropped with it), so running a
-   * request twice gives the same result.
+   * a transaction (its counter deltas are written or dropped with it, its search parts
+   * reloaded from the table after a rollback), so running a request twice gives the
+   * same result.
    */
   #runWritesAtOnce(
     db: DatabaseSync,
