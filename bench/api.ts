@@ -1,7 +1,7 @@
 /**
- * The few mxpress HTTP API reads the benchmark needs: GET /api/v1/stats and
- * GET /api/v1/messages/{id}, and a prober that follows sampled messages until
- * they are delivered.
+ * The few mxpress HTTP API reads the benchmark needs: GET /api/v1/stats,
+ * GET /api/v1/messages/{id}, a timed search (GET /api/v1/messages?...), and a prober
+ * that follows sampled messages until they are delivered.
  *
  * In: the API base URL (loopback). Out: typed, defensively read figures (a
  * missing field reads as 0). Every request has a timeout; `getStats` rejects on
@@ -65,6 +65,14 @@ export async function getStats(base: string): Promise<StatsFigures> {
     recipientsByStatus: byStatus,
     messages: num(spool.messages),
   };
+}
+
+/** One page of `GET /api/v1/messages?<query>`: how many messages it held. Rejects unless 200. */
+export async function searchMessages(base: string, query: string): Promise<number> {
+  const { status, body } = await getJson(`${base}/api/v1/messages?${query}`, 30_000);
+  if (status !== 200) throw new Error(`GET /api/v1/messages?${query} answered ${status}`);
+  const messages = obj(body).messages;
+  return Array.isArray(messages) ? messages.length : 0;
 }
 
 /** Epoch ms when every recipient of the message was delivered, 'pending', or 'failed' (final, not delivered). */

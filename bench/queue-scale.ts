@@ -8,13 +8,14 @@
  * same port) and the RSS after it, and finally e2e throughput to the healthy
  * domains beside the backlog, against the same load sent to the fresh server
  * before the fill and to another fresh server right after (every one of them right
- * after a start, so all equally cold). In: a `BenchContext`. Out: `QueueScaleResult`.
+ * after a start, so all equally cold); beside the backlog it also times three searches
+ * through the API. In: a `BenchContext`. Out: `QueueScaleResult`.
  * Rejects when a server does not start or the backlog never settles within a
  * bound that grows with N. Loopback only.
  */
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { getStats } from './api.ts';
+import { getStats, searchMessages } from './api.ts';
 import { mib, percentiles, rate, round } from './figures.ts';
 import { readProc } from './proc-sampler.ts';
 import {
@@ -60,7 +61,25 @@ export interface QueueScaleResult {
   readonly healthyWithoutBacklog: HealthyRun;
   /** And on another fresh server (empty data dir) right after the backlog run. */
   readonly healthyFreshAfter: HealthyRun;
+  /** API searches beside the backlog, after the healthy run. */
+  readonly searches: {
+    /** The fill's first recipient: one match, in the oldest part of the spool's search index. */
+    readonly oldestRecipient: SearchTiming;
+    /** An address no message has: every part is probed. */
+    readonly absentRecipient: SearchTiming;
+    /** The load's one sender, a page of 50. */
+    readonly senderPage: SearchTiming;
+  };
 }
+
+/** One search, asked SEARCH_REPEATS + 1 times: its first answer's time and the median of the rest. */
+export interface SearchTiming {
+  readonly found: number;
+  readonly firstMs: number;
+  readonly medianMs: number;
+}
+
+const SEARCH_REPEATS = 5;
 
 /** A healthy run: its throughput and what mxpress spent on it. */
 export interface HealthyRun {
@@ -70,6 +89,22 @@ export interface HealthyRun {
 }
 
 const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
+
+async function timeSearch(base: string, query: string): Promise<SearchTiming> {
+  const times: number[] = [];
+  let found = 0;
+  for (let i = 0; i <= SEARCH_REPEATS; i++) {
+    const from = performance.now();
+    found = await searchMessages(base, query);
+    times.push(performance.now() - from);
+  }
+  const rest = times.slice(1).sort((a, b) => a - b);
+  return {
+    found,
+    firstMs: round(times[0]!, 1),
+    medianMs: round(rest[Math.floor(rest.length / 2)]!, 1),
+  };
+}
 
 async function dirBytes(dir: string): Promise<number> {
   let total = 0;
@@ -181,6 +216,12 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
         const beside = await healthyRun(ctx, second, 'beside backlog');
         const healthy = beside.load;
+        // The fill's message 0 went to u0@defer.test (smtp-load.ts names recipients u<n>).
+        const searches = {
+          oldestRecipient: await timeSearch(second.httpBase, 'recipient=u0%40defer.test'),
+          absentRecipient: await timeSearch(second.httpBase, 'recipient=absent%40defer.test'),
+          senderPage: await timeSearch(second.httpBase, 'sender=bench%40bench.test&limit=50'),
+        };
         ctx.sampler.forget('mxpress');
         await second.end();
         // The same load on another fresh server now: the machine after the fill is not
@@ -218,6 +259,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
           },
           healthyWithoutBacklog: without.run,
           healthyFreshAfter: after.run,
+          searches,
         };
       } finally {
         ctx.sampler.forget('mxpress');

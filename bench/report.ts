@@ -9,7 +9,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { cpuMsPerMessage, perMessage, round } from './figures.ts';
-import type { HealthyRun, QueueScaleResult } from './queue-scale.ts';
+import type { HealthyRun, QueueScaleResult, SearchTiming } from './queue-scale.ts';
 import type {
   AcceptResult,
   CeilingResult,
@@ -262,9 +262,22 @@ export function formatTable(results: Results, sinkKind: string): string {
         ['mxpress while healthy', cpu(q.healthy.mxpress, q.healthy.deliveredPerSecond)],
         ...byThread(q.healthy.mxpress, q.healthy.deliveredPerSecond),
         ...withoutBacklog(q),
+        ['search beside backlog', searches(q)],
       ]),
     );
   return `${parts.join('\n\n')}\n`;
+}
+
+/** The API searches beside the backlog: the first answer, then the median of the repeats. */
+function searches(q: QueueScaleResult): string {
+  const one = (label: string, t: SearchTiming): string =>
+    `${label} ${t.firstMs} ms, then ${t.medianMs} ms (${t.found} found)`;
+  const s = q.searches;
+  return [
+    one('oldest recipient', s.oldestRecipient),
+    one('absent recipient', s.absentRecipient),
+    one('sender, page of 50', s.senderPage),
+  ].join('; ');
 }
 
 /** Healthy throughput beside the backlog over the mean of the fresh-server runs around it. */

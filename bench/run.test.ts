@@ -201,6 +201,11 @@ test('a small queue-scale run: the backlog survives the restart, and every healt
     stdout,
     /by thread, no backlog +(?:\S.*, )?SMTP ingress [\d.]+ \/ [\d.]+(?:, .*)? ms CPU per message/,
   );
+  // Searches through the API beside the backlog find exactly what the load sent.
+  assert.equal(q.searches.oldestRecipient.found, 1);
+  assert.equal(q.searches.absentRecipient.found, 0);
+  assert.equal(q.searches.senderPage.found, 50);
+  assert.match(stdout, /search beside backlog +oldest recipient [\d.]+ ms, then [\d.]+ ms \(1 found\)/);
 });
 
 test('--cpu-profile writes a CPU profile of each mxpress thread next to the report', async () => {
