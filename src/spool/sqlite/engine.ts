@@ -432,7 +432,7 @@ export class SqliteEngine {
       let lost: WireError | undefined;
       for (; next < requests.length && lost === undefined; next++) {
         const request = requests[next]!;
-        const counts = writes.countsMark();
+        const mark = writes.mark();
         db.exec('SAVEPOINT request');
         try {
           const value = this.#write(writes, request);
@@ -441,7 +441,7 @@ export class SqliteEngine {
         } catch (error) {
           const wire = toWireError(error);
           replies.push({ id: request.id, ok: false, error: wire });
-          writes.restoreCounts(counts);
+          writes.restore(mark);
           if (db.isTransaction) {
             try {
               db.exec('ROLLBACK TO request');
@@ -456,16 +456,16 @@ export class SqliteEngine {
       }
       if (lost === undefined) {
         try {
-          writes.flushCounts();
+          writes.beforeCommit();
           db.exec('COMMIT');
-          writes.settled();
+          writes.committed();
         } catch (error) {
           lost = toWireError(error);
         }
       }
       if (lost !== undefined) {
         this.#log('spool transaction rolled back', lost, applied.length);
-        writes.dropCounts();
+        writes.rolledBack();
         this.#rollbackQuietly(db);
         for (const done of applied) replies.push({ id: done.id, ok: false, error: lost });
         continue;
@@ -487,10 +487,9 @@ export class SqliteEngine {
    * savepoint copies every page it touches that the batch already changed, a page
    * write per request). On any failure nothing is applied and it returns false: the
    * caller then runs the batch again request by request, each in its own savepoint,
-   * so one bad request fails alone. WriteOps keeps nothing outside the database past
-   * a transaction (its counter deltas are written or dropped with it, its search parts
-   * reloaded from the table after a rollback), so running a request twice gives the
-   * same result.
+   * so one bad request fails alone. What WriteOps holds outside the database follows
+   * the transaction (`beforeCommit`, `committed`, `rolledBack`), so running a request
+   * twice gives the same result.
    */
   #runWritesAtOnce(
     db: DatabaseSync,
@@ -507,11 +506,11 @@ export class SqliteEngine {
     const applied: { id: number; value: unknown }[] = [];
     try {
       for (const request of requests) applied.push({ id: request.id, value: this.#write(writes, request) });
-      writes.flushCounts();
+      writes.beforeCommit();
       db.exec('COMMIT');
-      writes.settled();
+      writes.committed();
     } catch {
-      writes.dropCounts();
+      writes.rolledBack();
       this.#rollbackQuietly(db);
       return false;
     }

@@ -23,8 +23,9 @@
  * In: an open database at schema version 3 or later, and the ids of new messages
  * (already validated). Changes to the `search_parts` table happen in the caller's
  * transaction; the copy held here is reloaded from the table after a rollback
- * (`mark`/`restore`/`drop`, as WriteOps does for its counters). Throws SQLite errors
- * as they come.
+ * (`mark`/`restore` around a savepoint, `settle` after COMMIT, `drop` after a
+ * rollback, called through WriteOps' transaction calls). Throws SQLite errors as
+ * they come.
  */
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 

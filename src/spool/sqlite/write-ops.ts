@@ -4,11 +4,11 @@
  * In: already validated requests (validate.ts). Out: rows changed in the caller's
  * open transaction; this module never begins, commits or syncs: the engine runs a
  * whole batch in one transaction (and each request in a savepoint only when one of
- * them failed). It keeps the `counters` rows itself: requests add to deltas held
- * here, and the engine writes them once per transaction (`flushCounts`, one
- * one-row statement per counter that changed) or drops them with the transaction
- * (`dropCounts`, `countsMark`/`restoreCounts` around a savepoint, `settled` after
- * COMMIT); the search parts (search-parts.ts) ride on the same calls. Every statement
+ * them failed). What it holds outside the database for the open transaction (the
+ * `counters` deltas, and the search parts' copy, search-parts.ts) follows the
+ * transaction through five calls from the engine: `beforeCommit` writes the deltas
+ * (one one-row statement per counter that changed), `committed` after COMMIT,
+ * `rolledBack` after a rollback, and `mark`/`restore` around a savepoint. Every statement
  * then changes one row, which SQLite runs without a statement journal (a copy of
  * every page it touches). Throws
  * `EngineError('not-found')` for unknown recipients, SQLite errors as they come.
@@ -47,8 +47,8 @@ export function claimSql(excluding: boolean): string {
     WHERE r.${PENDING} AND r.held = 0 AND r.due_at <= ? ${exclude} ORDER BY r.due_at LIMIT ?`;
 }
 
-/** What `countsMark` saves: the counter deltas and the search parts' state. */
-export interface CountsMark {
+/** What `mark` saves: the counter deltas and the search parts' state. */
+export interface TransactionMark {
   readonly deltas: ReadonlyMap<string, number>;
   readonly parts: number;
 }
@@ -94,7 +94,7 @@ export class WriteOps {
   readonly #purgeMessage: StatementSync;
   readonly #oldestEvents: StatementSync;
   readonly #purgeEvents: StatementSync;
-  /** Counter changes of the open transaction, written by flushCounts. */
+  /** Counter changes of the open transaction, written by beforeCommit. */
   #deltas = new Map<string, number>();
   readonly #parts: SearchParts;
 
@@ -381,28 +381,28 @@ export class WriteOps {
   }
 
   /** Writes the counter changes of this transaction: call before COMMIT. */
-  flushCounts(): void {
+  beforeCommit(): void {
     for (const [name, delta] of this.#deltas) if (delta !== 0) this.#addCount.run(delta, name);
     this.#deltas.clear();
   }
 
   /** The transaction committed (after COMMIT). */
-  settled(): void {
+  committed(): void {
     this.#parts.settle();
   }
 
-  /** Forgets the counter changes of a transaction that was rolled back. */
-  dropCounts(): void {
+  /** The transaction was rolled back: forgets its counter changes, reloads the parts if it changed them. */
+  rolledBack(): void {
     this.#deltas.clear();
     this.#parts.drop();
   }
 
-  /** The counter changes so far, to return to when a savepoint is rolled back. */
-  countsMark(): CountsMark {
+  /** The state so far, to return to when a savepoint is rolled back. */
+  mark(): TransactionMark {
     return { deltas: new Map(this.#deltas), parts: this.#parts.mark() };
   }
 
-  restoreCounts(mark: CountsMark): void {
+  restore(mark: TransactionMark): void {
     this.#deltas = new Map(mark.deltas);
     this.#parts.restore(mark.parts);
   }
