@@ -105,11 +105,9 @@ export class SearchParts {
   /**
    * Drops the parts whose whole range is below `beforeId` and which no message holds
    * any more (history purged), so searches do not probe them; the newest part stays.
-   * Returns how many went.
    */
-  prune(beforeId: string): number {
+  prune(beforeId: string): void {
     this.#load();
-    let dropped = 0;
     for (let i = 0; i < this.#parts.length - 1; ) {
       const part = this.#parts[i]!;
       if (this.#parts[i + 1]!.firstId > beforeId) break;
@@ -120,9 +118,7 @@ export class SearchParts {
       this.#delete.run(part.n);
       this.#parts.splice(i, 1);
       this.#changes += 1;
-      dropped += 1;
     }
-    return dropped;
   }
 
   /** The state to return to when a savepoint is rolled back. */

@@ -370,8 +370,9 @@ export class WriteOps {
       events += 1;
     }
     if (events > 0) this.#purgeEvents.run(last);
-    this.#parts.prune(request.beforeId);
     const scannedTo = rows.length === request.limit ? rows[rows.length - 1]!.id : undefined;
+    // Once a pass has scanned every message below the cutoff, drop the parts it emptied.
+    if (scannedTo === undefined) this.#parts.prune(request.beforeId);
     return {
       messages,
       events,
