@@ -98,11 +98,10 @@ async function timeSearch(base: string, query: string): Promise<SearchTiming> {
     found = await searchMessages(base, query);
     times.push(performance.now() - from);
   }
-  const rest = times.slice(1).sort((a, b) => a - b);
   return {
     found,
     firstMs: round(times[0]!, 1),
-    medianMs: round(rest[Math.floor(rest.length / 2)]!, 1),
+    medianMs: round(percentiles(times.slice(1)).p50, 1),
   };
 }
 
