@@ -162,9 +162,13 @@ describe('sqlite spool search parts', () => {
       // Five at a time in shuffled order, as concurrent sessions commit, so some ids
       // arrive after a newer one started a part and land in the part below.
       let spool = await open();
+      const committed: NewMessage[] = [];
       for (let i = 0; i < messages.length; i += 5) {
         const group = messages.slice(i, i + 5).sort(() => random() - 0.5);
-        for (const m of group) await spool.commit(m);
+        for (const m of group) {
+          await spool.commit(m);
+          committed.push(m);
+        }
       }
       const expected = (keep: (m: NewMessage) => boolean) =>
         messages
@@ -189,7 +193,13 @@ describe('sqlite spool search parts', () => {
       await check();
       await spool.close();
       assert.ok(partsTable(dir).length >= 10, `${partsTable(dir).length} parts`);
-      partOf(dir);
+      const parts = partOf(dir);
+      assert.equal(parts.size, messages.length);
+      // Some message was committed after one in a higher part, and so went to the part below.
+      const late = committed.some((m, i) =>
+        committed.slice(0, i).some((earlier) => parts.get(earlier.id)! > parts.get(m.id)!),
+      );
+      assert.ok(late, 'a late id landed below a part that had already started');
       spool = await open();
       await check();
     });
