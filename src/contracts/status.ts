@@ -35,6 +35,13 @@ export interface SmtpReply {
   readonly text: string;
 }
 
+/**
+ * Socket error codes (Node's, from the OS) of a connection the peer broke while it was
+ * open: the delivery engine stands in X.4.2 (bad connection) for them, and the
+ * classifier explains them as a connection reset. One list, so the two cannot drift.
+ */
+export const CONNECTION_RESET_CODES: readonly string[] = ['ECONNRESET', 'EPIPE', 'ECONNABORTED'];
+
 /** Where a failure lies (decides what gets throttled or retried). */
 export type FailureScope = 'session' | 'site' | 'message' | 'recipient';
 

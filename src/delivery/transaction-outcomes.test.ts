@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CONNECTION_RESET_CODES } from '../contracts/status.ts';
 import { classify } from '../feedback/classify.ts';
 import type { DeliveryJob } from './job.ts';
 import { fromSocketError, SmtpClientError } from './smtp-client/errors.ts';
@@ -38,7 +39,7 @@ const failure = (code: string, temporary = true) =>
 describe('stand-in replies', () => {
   const cases: [code: string, enhanced: string, category: string][] = [
     ['CLOSED', '4.4.2', 'connection-reset'],
-    ['ECONNRESET', '4.4.2', 'connection-reset'],
+    ...CONNECTION_RESET_CODES.map((code): [string, string, string] => [code, '4.4.2', 'connection-reset']),
     ['ECONNREFUSED', '4.4.1', 'connection-refused'],
     ['ETIMEDOUT', '4.4.1', 'connection-timeout'],
     ['TLS_REQUIRED', '4.7.5', 'tls-failure'],

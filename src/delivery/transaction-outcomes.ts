@@ -7,7 +7,12 @@
  * 5xx is permanent (`failed`), 4xx and replyless failures are temporary
  * (`deferred`): a local bug or a cut connection never turns into a bounce.
  */
-import type { Attempt, FailureScope, SmtpReply } from '../contracts/status.ts';
+import {
+  type Attempt,
+  CONNECTION_RESET_CODES,
+  type FailureScope,
+  type SmtpReply,
+} from '../contracts/status.ts';
 import { type DeliveryJob, type OutcomeKind, outcomeForAll, type RecipientOutcome } from './job.ts';
 import { describeReply, type SmtpClientError } from './smtp-client/errors.ts';
 import type { SmtpConnection, TransactionResult } from './smtp-client/types.ts';
@@ -110,7 +115,8 @@ export function outcomesFromError(
   return outcomeForAll(job, kind, reply, { attempt, errorCode: error.code, scope, route: ctx.route });
 }
 
-const BAD_CONNECTION = new Set(['CLOSED', 'ECONNRESET', 'EPIPE', 'ECONNABORTED']);
+/** The server hung up (`CLOSED`) or the connection broke. */
+const BAD_CONNECTION = new Set(['CLOSED', ...CONNECTION_RESET_CODES]);
 /** mxpress's own failures while sending (`SmtpClientErrorCode` in smtp-client/errors.ts). */
 const OURS = new Set(['LOCAL', 'BUSY', 'INVALID']);
 

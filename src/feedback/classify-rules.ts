@@ -23,6 +23,7 @@
  * quantifiers) and classify.ts caps the text length. No failure modes.
  */
 import type { Severity } from '../contracts/events.ts';
+import { CONNECTION_RESET_CODES } from '../contracts/status.ts';
 
 export interface BuiltinRule {
   /** Stable name reported as `Verdict.rule`, e.g. `text:user-unknown`, `enhanced:X.1.1`. */
@@ -89,7 +90,7 @@ const LOCAL_FACTS: readonly BuiltinRule[] = [
   rule('local:unreachable', 'network-unreachable', 'soft', {
     errorCodes: ['EHOSTUNREACH', 'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EADDRNOTAVAIL', 'EAFNOSUPPORT'],
   }),
-  rule('local:reset', 'connection-reset', 'soft', { errorCodes: ['ECONNRESET', 'EPIPE', 'ECONNABORTED'] }),
+  rule('local:reset', 'connection-reset', 'soft', { errorCodes: CONNECTION_RESET_CODES }),
   rule('local:tls', 'tls-failure', 'soft', {
     errorCodes: ['TLS_FAILED', 'TLS_REQUIRED', 'EPROTO', 'ERR_SSL_*', 'ERR_TLS_*'],
   }),
