@@ -285,8 +285,4 @@ describe('Python smtplib', { skip }, () => {
     assert.match(rcptText, /^5\.6\.7 /);
     assert.equal(mx.received.count, before);
   });
-
-  it('sends BDAT', {
-    skip: 'smtplib has no BDAT; CHUNKING is covered by interop-chunking.test.ts',
-  }, () => {});
 });
