@@ -50,6 +50,16 @@ describe('Destination', () => {
     await sink.close();
   });
 
+  const mailCommands = () => sink.transcript().filter((line) => line.startsWith('MAIL FROM:')).length;
+
+  async function until(condition: () => boolean): Promise<void> {
+    const deadline = Date.now() + 5_000;
+    while (!condition()) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the sink');
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  }
+
   function destination(now: boolean, maxConnections = 1): { destination: Destination; plan: ConnectPlan } {
     const deps: DestinationDeps = {
       key: 'test',
@@ -91,9 +101,14 @@ describe('Destination', () => {
   for (const now of [true, false]) {
     it(`a job arriving during a send ${now ? 'rides with its final dot' : 'waits for the connection'} (loadTransactionNow ${now ? 'given' : 'absent'})`, async () => {
       const { destination: d, plan } = destination(now);
+      const mailsBefore = mailCommands();
       const first = d.enqueue(job(10), plan);
-      // The sink answers every line 25 ms late: the first send is on the wire for well over 60 ms.
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      // The second job comes once the first one's MAIL reached the sink: its send is under
+      // way (the connection is open and the worker took no job beside it), and the sink
+      // answers every line 25 ms late, so it stays on the wire while the second is queued.
+      // A fixed wait instead raced the connection's set-up on a loaded machine: a job
+      // queued before the first send starts is carried with it whatever the loader.
+      await until(() => mailCommands() > mailsBefore);
       const second = d.enqueue(job(11), plan);
       const [a, b] = await Promise.all([first, second]);
       assert.equal(a[0]!.kind, 'delivered');
