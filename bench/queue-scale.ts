@@ -28,7 +28,7 @@ import {
 } from './scenarios.ts';
 import { type ServerProcess, startServer } from './server-process.ts';
 import { startSink } from './sinks.ts';
-import { type LoadResult, runLoad } from './smtp-load.ts';
+import { LOAD_SENDER, type LoadResult, loadRecipient, runLoad } from './smtp-load.ts';
 
 export interface QueueScaleResult {
   readonly backlog: number;
@@ -87,6 +87,9 @@ export interface HealthyRun {
   readonly deliveredPerSecond: number;
   readonly mxpress: ProcessFigures;
 }
+
+/** The deferring domain (dns-child.ts points its MX at the sink answering 451 to RCPT). */
+const DEFER_DOMAIN = 'defer.test';
 
 const RETRY_FLAGS = ['--retry-intervals', '6h', '--max-queue-time', '5d'];
 
@@ -176,7 +179,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
     return await withServer(ctx, { extraArgs: RETRY_FLAGS }, async (first, dataDir) => {
       ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains, before any backlog`);
       const without = await healthyRun(ctx, first, 'no backlog yet');
-      ctx.log(`  filling the queue with ${n} messages to defer.test`);
+      ctx.log(`  filling the queue with ${n} messages to ${DEFER_DOMAIN}`);
       const fillFrom = performance.now();
       // The backlog is filled by count, whatever --duration says.
       const { durationMs: _ignored, ...fillLoad } = baseLoad(ctx, first);
@@ -184,7 +187,7 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         ...fillLoad,
         count: n,
         reuse: true,
-        domainOf: () => 'defer.test',
+        domainOf: () => DEFER_DOMAIN,
       });
       for (const t of fill.acceptedAt) ctx.acceptedTimes.push(t);
       const deferred = await waitDeferred(ctx, first.httpBase, fill.accepted, Math.max(120_000, n * 5));
@@ -215,11 +218,15 @@ export async function queueScaleScenario(ctx: BenchContext): Promise<QueueScaleR
         ctx.log(`  ${ctx.options.healthyCount} messages to the healthy domains beside the backlog`);
         const beside = await healthyRun(ctx, second, 'beside backlog');
         const healthy = beside.load;
-        // The fill's message 0 went to u0@defer.test (smtp-load.ts names recipients u<n>).
+        const query = (name: string, address: string) => `${name}=${encodeURIComponent(address)}`;
         const searches = {
-          oldestRecipient: await timeSearch(second.httpBase, 'recipient=u0%40defer.test'),
-          absentRecipient: await timeSearch(second.httpBase, 'recipient=absent%40defer.test'),
-          senderPage: await timeSearch(second.httpBase, 'sender=bench%40bench.test&limit=50'),
+          // The fill's first message.
+          oldestRecipient: await timeSearch(
+            second.httpBase,
+            query('recipient', loadRecipient(0, DEFER_DOMAIN)),
+          ),
+          absentRecipient: await timeSearch(second.httpBase, query('recipient', `absent@${DEFER_DOMAIN}`)),
+          senderPage: await timeSearch(second.httpBase, `${query('sender', LOAD_SENDER)}&limit=50`),
         };
         ctx.sampler.forget('mxpress');
         await second.end();

@@ -70,10 +70,18 @@ export function isLoopback(host: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host) || host === '::1';
 }
 
+/** The envelope sender of every message the load sends. */
+export const LOAD_SENDER = 'bench@bench.test';
+
+/** The recipient of the load's message `n` at `domain`: an address of its own, as real mail has. */
+export function loadRecipient(n: number, domain: string): string {
+  return `u${n}@${domain}`;
+}
+
 /** A message of about `size` bytes: a few headers, then 76-character lines that never start with a dot. */
 export function buildMessage(n: number, to: string, size: number): Buffer {
   const head =
-    `From: bench <bench@bench.test>\r\nTo: <${to}>\r\nSubject: bench message ${n}\r\n` +
+    `From: bench <${LOAD_SENDER}>\r\nTo: <${to}>\r\nSubject: bench message ${n}\r\n` +
     `Message-ID: <${n}.${process.pid}@bench.test>\r\nDate: ${new Date().toUTCString()}\r\n\r\n`;
   const line = `${'0123456789abcdefghijklmnopqrstuvwxyz'.repeat(3).slice(0, 76)}\r\n`;
   const lines = Math.max(1, Math.ceil((size - head.length) / line.length));
@@ -304,10 +312,10 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
           await greet(connection);
           pipelining ||= connection.pipelining;
         }
-        const to = `u${n}@${domainOf(n)}`;
+        const to = loadRecipient(n, domainOf(n));
         const { id, latencyMs } = await transact(
           connection,
-          'bench@bench.test',
+          LOAD_SENDER,
           to,
           buildMessage(n, to, options.size),
         );
