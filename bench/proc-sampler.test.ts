@@ -27,25 +27,21 @@ test('a reading of this process has CPU time and resident memory; a missing pid 
 
 test('a busy loop shows up as CPU in the window; an idle window shows little', async () => {
   const sampler = new ProcSampler(50);
-  sampler.watch('me', process.pid);
   sampler.watch('machine', MACHINE);
+  // `watch` takes the window's first sample; the last is the loop's. The process's own
+  // CPU clock is read beside each, so the sampler must report what it saw between them.
+  sampler.watch('me', process.pid);
   const t0 = performance.now();
-  // The process's own CPU clock, read beside the first and the last sample: the window
-  // spans those two samples, so the sampler must report what this clock saw between them.
-  let first: { t: number; cpu: NodeJS.CpuUsage } | undefined;
-  let last: { t: number; cpu: NodeJS.CpuUsage } | undefined;
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < 6; i++) {
     burn(50);
     sampler.sample();
-    const reading = { t: performance.now(), cpu: process.cpuUsage() };
-    if (i === 0) first = reading;
-    last = reading;
   }
   const t1 = performance.now();
+  const used = process.cpuUsage(cpu0);
   const busy = sampler.window('me', t0, t1);
   assert.ok(busy.samples >= 6);
-  const usedMs = (last!.cpu.user + last!.cpu.system - first!.cpu.user - first!.cpu.system) / 1000;
-  const clockPercent = (usedMs / (last!.t - first!.t)) * 100;
+  const clockPercent = ((used.user + used.system) / 1000 / (t1 - t0)) * 100;
   // One core spinning reads near 100 %, less when other work shares the CPUs; either way
   // the sampler agrees with the clock, within the kernel's 10 ms ticks at both ends.
   assert.ok(
