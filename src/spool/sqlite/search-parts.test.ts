@@ -7,8 +7,6 @@
  * emptied; and each per-part query is an index search, never a scan.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
@@ -16,8 +14,8 @@ import type { ListFilter, NewMessage } from '../../contracts/spool.ts';
 import { newQueueId, queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, T0 } from '../conformance-fixtures.ts';
-import { type OpenSpool, withDir } from './dir.testkit.ts';
-import { createSqliteSpool, type SqliteSpool } from './index.ts';
+import { type OpenSpool, readDatabase, spoolFactory, withDir } from './dir.testkit.ts';
+import type { SqliteSpool } from './index.ts';
 import { listQuery } from './read-ops.ts';
 import { migrate } from './schema.ts';
 import { SearchParts } from './search-parts.ts';
@@ -25,37 +23,24 @@ import { SearchParts } from './search-parts.ts';
 const DAY = 86_400_000;
 
 // Every shared case again with parts of two recipients, so lists cross parts.
-spoolConformance('sqlite (search parts of 2 recipients)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'mxpress-parts-'));
-  return {
-    spool: createSqliteSpool({ dataDir: join(dir, 'data'), inProcess: true, searchPartRecipients: 2 }),
-    cleanup: () => rm(dir, { recursive: true, force: true }),
-  };
-});
+spoolConformance(
+  'sqlite (search parts of 2 recipients)',
+  spoolFactory({ inProcess: true, searchPartRecipients: 2 }),
+);
 
 function withParts(size: number, body: (dir: string, open: OpenSpool) => Promise<void>): Promise<void> {
   return withDir(body, { searchPartRecipients: size });
 }
 
-/** Reads the database of a closed spool. */
-function readDb<T>(dir: string, read: (db: DatabaseSync) => T): T {
-  const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
-  try {
-    return read(db);
-  } finally {
-    db.close();
-  }
-}
-
 function partsTable(dir: string): { n: number; first_id: string }[] {
-  return readDb(dir, (db) =>
+  return readDatabase(dir, (db) =>
     db.prepare('SELECT n, first_id FROM search_parts ORDER BY n').all(),
   ) as unknown as { n: number; first_id: string }[];
 }
 
 /** Part of each message, and whether each recipient row agrees with its message's. */
 function partOf(dir: string): Map<string, number> {
-  return readDb(dir, (db) => {
+  return readDatabase(dir, (db) => {
     const disagree = db
       .prepare(
         'SELECT count(*) AS n FROM recipients r JOIN messages m ON m.id = r.message_id WHERE r.part != m.part',

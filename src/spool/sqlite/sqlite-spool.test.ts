@@ -14,27 +14,13 @@ import { describe, it } from 'node:test';
 import { queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith, T0 } from '../conformance-fixtures.ts';
-import { withDir } from './dir.testkit.ts';
+import { readDatabase, spoolFactory, withDir } from './dir.testkit.ts';
 import { createSqliteSpool, type SqliteSpool } from './index.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { claimSql } from './write-ops.ts';
 
-async function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'mxpress-spool-'));
-}
-
-function factory(inProcess: boolean) {
-  return async () => {
-    const dir = await tempDir();
-    return {
-      spool: createSqliteSpool({ dataDir: join(dir, 'data'), inProcess }),
-      cleanup: () => rm(dir, { recursive: true, force: true }),
-    };
-  };
-}
-
-spoolConformance('sqlite (worker thread)', factory(false));
-spoolConformance('sqlite (in-process)', factory(true));
+spoolConformance('sqlite (worker thread)', spoolFactory({ inProcess: false }));
+spoolConformance('sqlite (in-process)', spoolFactory({ inProcess: true }));
 
 describe('sqlite spool specifics', () => {
   for (const inProcess of [false, true]) {
@@ -248,8 +234,7 @@ describe('sqlite spool specifics', () => {
       // close checkpointed the WAL into the database: nothing is left to replay.
       const wal = join(dir, 'spool.sqlite-wal');
       assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'WAL empty after close');
-      const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
-      try {
+      readDatabase(dir, (db) => {
         const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
         assert.equal(version?.value, String(SCHEMA_VERSION));
         const triggers = db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all();
@@ -269,26 +254,21 @@ describe('sqlite spool specifics', () => {
         }
         const mode = db.prepare('PRAGMA journal_mode').get();
         assert.equal(mode?.journal_mode, 'wal');
-      } finally {
-        db.close();
-      }
+      });
     });
   });
 });
 
 /** The counters as the tables themselves count them, in the shape of `stats()`. */
 function countedInTables(dir: string): { messages: number; byStatus: Record<string, number> } {
-  const db = new DatabaseSync(join(dir, 'spool.sqlite'), { readOnly: true });
-  try {
+  return readDatabase(dir, (db) => {
     const messages = Number(db.prepare('SELECT count(*) AS n FROM messages').get()?.n);
     const byStatus: Record<string, number> = {};
     for (const row of db.prepare('SELECT status, count(*) AS n FROM recipients GROUP BY status').all()) {
       byStatus[String(row.status)] = Number(row.n);
     }
     return { messages, byStatus };
-  } finally {
-    db.close();
-  }
+  });
 }
 
 function nonZero(byStatus: Readonly<Record<string, number>>): Record<string, number> {
