@@ -48,9 +48,13 @@ export class SearchParts {
   readonly #maxId: StatementSync;
   /** Ascending by firstId (and by n). Never empty once loaded. */
   #parts: SearchPart[] = [];
-  /** Recipients placed in the newest part. */
+  /**
+   * Recipients placed in the newest part. A placement whose transaction is rolled back
+   * without adding a part still counts (only a changed part list reloads): the part
+   * then starts a little early, which no search can tell.
+   */
   #inNewest = 0;
-  /** The largest id placed so far: a new part starts only above it. */
+  /** The largest id placed so far (rolled-back ones too): a new part starts only above it. */
   #maxPlaced = '';
   /** Changes made here, ever (a load does not reset it); a mark is its value at a savepoint. */
   #changes = 0;
