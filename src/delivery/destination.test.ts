@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { settled } from '../../test/harness/eventually.ts';
 import { type SmtpSink, startSmtpSink } from '../../test/harness/smtp-sink.ts';
 import { type ConnectPlan, Destination, type DestinationDeps } from './destination.ts';
 import type { DeliveryJob } from './job.ts';
@@ -51,14 +52,6 @@ describe('Destination', () => {
   });
 
   const mailCommands = () => sink.transcript().filter((line) => line.startsWith('MAIL FROM:')).length;
-
-  async function until(condition: () => boolean): Promise<void> {
-    const deadline = Date.now() + 5_000;
-    while (!condition()) {
-      if (Date.now() > deadline) throw new Error('timed out waiting for the sink');
-      await new Promise((resolve) => setTimeout(resolve, 2));
-    }
-  }
 
   function destination(now: boolean, maxConnections = 1): { destination: Destination; plan: ConnectPlan } {
     const deps: DestinationDeps = {
@@ -108,7 +101,8 @@ describe('Destination', () => {
       // answers every line 25 ms late, so it stays on the wire while the second is queued.
       // A fixed wait instead raced the connection's set-up on a loaded machine: a job
       // queued before the first send starts is carried with it whatever the loader.
-      await until(() => mailCommands() > mailsBefore);
+      await settled(() => mailCommands() > mailsBefore, true, { timeoutMs: 5000 });
+      assert.ok(mailCommands() > mailsBefore, "the first job's MAIL reached the sink");
       const second = d.enqueue(job(11), plan);
       const [a, b] = await Promise.all([first, second]);
       assert.equal(a[0]!.kind, 'delivered');
