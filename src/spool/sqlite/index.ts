@@ -39,7 +39,6 @@ import {
   bodyToPost,
   fromWireError,
   type HandedOver,
-  handedOverFrom,
   type Op,
   type OpTable,
   type Reply,
@@ -386,11 +385,6 @@ class SqliteSpoolFront implements SqliteSpool {
     const settled: { entry: Pending; reply: Reply; stored: LifecycleEvent[] }[] = [];
     const all: LifecycleEvent[] = batch.others?.events ?? [];
     let sources = all.length > 0 ? 1 : 0;
-    // Handed-over messages come in the order the engine ran them, so in seq order.
-    const handedOver = batch.others?.handedOver.map(handedOverFrom) ?? [];
-    const before = all.length;
-    for (const { events } of handedOver) for (const event of events) all.push(event);
-    if (all.length > before) sources++;
     for (const reply of batch.replies) {
       const entry = this.#settled(reply.id);
       if (entry === undefined) continue;
@@ -409,7 +403,8 @@ class SqliteSpoolFront implements SqliteSpool {
       if (reply.ok) entry.resolve({ value: reply.value, stored });
       else entry.reject(fromWireError(reply.error));
     }
-    if (handedOver.length > 0) this.#options.onHandedOver?.(handedOver);
+    const handedOver = batch.others?.handedOver;
+    if (handedOver && handedOver.length > 0) this.#options.onHandedOver?.(handedOver);
   }
 
   #onFailure(error: Error): void {

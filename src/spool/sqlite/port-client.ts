@@ -17,14 +17,7 @@ import type { LifecycleEvent } from '../../contracts/events.ts';
 import type { CommitOptions, NewMessage, Spool } from '../../contracts/spool.ts';
 import { spoolClosed, spoolIo } from '../../protocol/errors.ts';
 import { CallTable } from './call-table.ts';
-import {
-  bodyToPost,
-  fromWireError,
-  packRequest,
-  type ReplyBatch,
-  type Request,
-  withSeqs,
-} from './protocol.ts';
+import { bodyToPost, fromWireError, type ReplyBatch, type Request, withSeqs } from './protocol.ts';
 import { checkCommit } from './validate.ts';
 
 interface Pending {
@@ -71,7 +64,7 @@ export class SpoolPortClient implements Pick<Spool, 'commit'> {
       ...(company ? { company: true } : {}),
     };
     try {
-      this.#port.postMessage([packRequest(request)], transfer);
+      this.#port.postMessage([request], transfer);
     } catch (error) {
       this.#settle(id);
       throw spoolIo(error);

@@ -2,10 +2,9 @@
  * The request/reply messages between the SQLite spool front (index.ts) and its
  * engine (engine.ts), whether the engine runs in a worker thread or in-process.
  *
- * Types plus small pure helpers. Values crossing the worker boundary are
- * structured-cloned (a commit packed as JSON text first: `WireRequest`), so errors
- * travel as `WireError` records and are turned back into typed `MxError`s on the
- * main thread by `fromWireError`.
+ * Types plus two small pure helpers. Values crossing the worker boundary are
+ * structured-cloned, so errors travel as `WireError` records and are turned back
+ * into typed `MxError`s on the main thread by `fromWireError`.
  */
 
 import { isMarkedAsUntransferable } from 'node:worker_threads';
@@ -124,77 +123,6 @@ export interface HandedOver {
   readonly events: LifecycleEvent[];
 }
 
-/**
- * A request as it crosses between threads. A commit goes as a `PackedCommit`: its
- * arguments (the message without its body, and the options) as one JSON text, the
- * body beside it (transferred). V8 clones a string as one copy, but a message's
- * nested objects (envelope, origin, headers, its received event) property by property,
- * and a commit crosses twice: to the spool's thread, and from there, as it came, to
- * the thread that delivers it. `npx node bench/wire-codec.ts` measures each side of
- * both crossings in both forms. The values are those the engine stores as JSON, so
- * the text loses nothing the spool would keep. Other requests go as objects (an
- * update's text costs more to parse than its objects do to clone).
- */
-export type WireRequest = Request | PackedCommit;
-
-export interface PackedCommit {
-  readonly id: number;
-  readonly op: 'commit';
-  /** `JSON.stringify` of the arguments, the message without its body. */
-  readonly packed: string;
-  readonly body: Uint8Array;
-  readonly company?: boolean;
-  readonly handOver?: boolean;
-}
-
-/** A commit's arguments as text, and its body. */
-export function packCommit(args: OpTable['commit']['args']): { packed: string; body: Uint8Array } {
-  const [{ body, ...message }, options] = args;
-  return { packed: JSON.stringify([message, options ?? null]), body };
-}
-
-/** A commit's wire form; other requests go as they are. */
-export function packRequest(request: Request): WireRequest {
-  if (request.op !== 'commit') return request;
-  return {
-    id: request.id,
-    op: 'commit',
-    ...packCommit(request.args),
-    ...(request.company ? { company: true } : {}),
-    ...(request.handOver ? { handOver: true } : {}),
-  };
-}
-
-/** The request a `WireRequest` carries. */
-export function unpackRequest(wire: WireRequest): Request {
-  if (!('packed' in wire)) return wire;
-  const { packed, body, ...rest } = wire;
-  return { ...rest, args: unpackCommit(packed, body) };
-}
-
-/** A commit's arguments again, from its text and body (`packCommit`). */
-function unpackCommit(packed: string, body: Uint8Array | undefined): OpTable['commit']['args'] {
-  if (!(body instanceof Uint8Array)) throw new TypeError('a packed commit came without its body');
-  const [message, options] = JSON.parse(packed) as [Omit<NewMessage, 'body'>, CommitOptions | null];
-  return [{ ...message, body }, options ?? undefined];
-}
-
-/**
- * A handed-over message as the spool's thread sends it to the owner: the commit's
- * packed text and body as they came, and the seqs its events got. `handedOverFrom`
- * makes the `HandedOver` again.
- */
-export interface HandedOverWire {
-  readonly packed: string;
-  readonly body: Uint8Array;
-  readonly seqs: number[];
-}
-
-export function handedOverFrom(wire: HandedOverWire): HandedOver {
-  const [message, options] = unpackCommit(wire.packed, wire.body);
-  return { message, events: withSeqs(options?.events, wire.seqs) };
-}
-
 export type WireErrorKind = 'full' | 'io' | 'not-found' | 'invalid' | 'closed';
 
 export interface WireError {
@@ -221,11 +149,10 @@ export interface ReplyBatch {
   readonly items: number;
   readonly logs: LogRecord[];
   /**
-   * Owner only: what the batch stored for attached clients: the messages they handed
-   * over (whose events the owner rebuilds from them and their seqs) and the events of
-   * their other writes (with seq), so the owner hears of every stored event.
+   * Owner only: what the batch stored for attached clients: their events (with seq)
+   * and the messages they handed over, so the owner hears of every stored event.
    */
-  readonly others?: { readonly events: LifecycleEvent[]; readonly handedOver: HandedOverWire[] };
+  readonly others?: { readonly events: LifecycleEvent[]; readonly handedOver: HandedOver[] };
 }
 
 /** The events a successful write stored, with their seqs (none for ops that store none). */

@@ -4,8 +4,7 @@
  * and answer with `ReplyBatch`es through `TransportEvents`.
  *
  * In: requests plus the buffers to transfer (the worker transport posts each
- * request, a commit packed as JSON text (`packRequest`), in an array, the form the
- * worker takes). Out: `onBatch` per engine batch,
+ * request as a one-element array; the worker takes arrays). Out: `onBatch` per engine batch,
  * `onFailure` if the engine thread dies or throws. `shutdown` waits (bounded) for
  * the thread to end after the engine answered `close`; without a `close` it
  * terminates the thread at once.
@@ -13,14 +12,7 @@
  */
 import { type MessagePort, Worker } from 'node:worker_threads';
 import { type EngineOptions, IDLE_CHECKPOINT_MS, SqliteEngine } from './engine.ts';
-import {
-  batchLength,
-  LAZY_SYNC_OPS,
-  packRequest,
-  type ReplyBatch,
-  type Request,
-  type WireRequest,
-} from './protocol.ts';
+import { batchLength, LAZY_SYNC_OPS, type ReplyBatch, type Request } from './protocol.ts';
 
 export interface TransportEvents {
   onBatch(batch: ReplyBatch): void;
@@ -71,8 +63,7 @@ export class WorkerTransport implements Transport {
       if (this.#lazy.length === 1) setImmediate(this.#flushLazy);
       return;
     }
-    const wire = packRequest(request);
-    const requests: WireRequest[] = this.#lazy.length > 0 ? [...this.#lazy.splice(0), wire] : [wire];
+    const requests = this.#lazy.length > 0 ? [...this.#lazy.splice(0), request] : [request];
     this.#worker.postMessage(requests, [...transfer]);
   }
 

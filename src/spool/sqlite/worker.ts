@@ -1,14 +1,13 @@
 /**
  * Worker-thread entry of the SQLite spool: owns the engine and its connection.
  *
- * In: arrays of `WireRequest`s (commits packed as JSON text) on the parent
- * port (the owner front) and on any port the owner attaches (`{ attach: MessagePort }`:
- * another thread's client, e.g. the SMTP ingress thread); `workerData` is the
- * `EngineOptions`. Out: one `ReplyBatch` per batch to each client that had requests in
- * it, read bodies transferred (not copied). The owner's batch also carries what the
- * others stored (`others`: the messages they handed over, as packed, bodies
- * transferred, with their events' seqs; the events of their other writes), so one
- * thread hears of every stored event, in one ordered stream.
+ * In: arrays of `Request`s on the parent port (the owner front) and on any port the
+ * owner attaches (`{ attach: MessagePort }`: another thread's client, e.g. the SMTP
+ * ingress thread); `workerData` is the `EngineOptions`. Out: one `ReplyBatch` per
+ * batch to each client that had requests in it, read bodies transferred (not copied).
+ * The owner's batch also carries what the others stored (`others`: their events with
+ * seq, and the messages they handed over, bodies transferred), so one thread hears
+ * of every stored event, in one ordered stream.
  *
  * Group commit: every request that has arrived is drained synchronously with
  * `receiveMessageOnPort`, so requests that queued up during the previous sync
@@ -31,15 +30,12 @@ import { type EngineOptions, IDLE_CHECKPOINT_MS, SqliteEngine } from './engine.t
 import {
   BATCH_LIMITS,
   batchLength,
-  type HandedOverWire,
-  packCommit,
+  type HandedOver,
   type Reply,
   type ReplyBatch,
   type Request,
   requestBytes,
   storedEvents,
-  unpackRequest,
-  type WireRequest,
   wholeBuffer,
 } from './protocol.ts';
 
@@ -51,15 +47,11 @@ interface Client {
   readonly owner: boolean;
 }
 
-/**
- * A request waiting for its batch, and where it came from (`id`: its client's own id).
- * `packed`: a packed commit's text, kept to hand the message over as it came.
- */
+/** A request waiting for its batch, and where it came from (`id`: its client's own id). */
 interface Origin {
   readonly client: Client;
   readonly id: number;
   readonly request: Request;
-  readonly packed?: string;
 }
 
 const engine = new SqliteEngine(workerData as EngineOptions);
@@ -134,7 +126,7 @@ function answer(result: ReplyBatch, batch: readonly Origin[]): void {
   const { replies, groups, items, logs } = result;
   const byClient = new Map<Client, Reply[]>();
   const events: LifecycleEvent[] = [];
-  const handedOver: HandedOverWire[] = [];
+  const handedOver: HandedOver[] = [];
   for (const reply of replies) {
     const origin = batch[reply.id];
     if (origin === undefined) continue;
@@ -144,13 +136,10 @@ function answer(result: ReplyBatch, batch: readonly Origin[]): void {
     if (list === undefined) byClient.set(origin.client, [reply]);
     else list.push(reply);
     if (origin.client.owner || !reply.ok) continue;
-    const { request } = origin;
-    if (request.op === 'commit' && request.handOver) {
-      const packed = origin.packed ?? packCommit(request.args).packed;
-      handedOver.push({ packed, body: request.args[0].body, seqs: reply.value as number[] });
-      continue;
-    }
-    for (const event of storedEvents(request, reply.value)) events.push(event);
+    const stored = storedEvents(origin.request, reply.value);
+    for (const event of stored) events.push(event);
+    if (origin.request.op === 'commit' && origin.request.handOver)
+      handedOver.push({ message: origin.request.args[0], events: stored });
   }
   // Other threads' clients first: their SMTP sessions are waiting to answer 250.
   for (const [client, list] of byClient) {
@@ -161,7 +150,7 @@ function answer(result: ReplyBatch, batch: readonly Origin[]): void {
   if (mine.length > 0 || events.length > 0 || handedOver.length > 0 || logs.length > 0) {
     const transfer = transferables(mine);
     for (const h of handedOver) {
-      const whole = wholeBuffer(h.body);
+      const whole = wholeBuffer(h.message.body);
       if (whole !== undefined) transfer.push(whole);
     }
     owner.port.postMessage(
@@ -212,9 +201,8 @@ function drain(): void {
 /** A client's message: requests (an array), or, from the owner, a port to attach. */
 function receive(client: Client, message: unknown): void {
   if (Array.isArray(message)) {
-    for (const wire of message as WireRequest[]) {
-      const request = unpackRequest(wire);
-      backlog.push({ client, id: wire.id, request, ...('packed' in wire ? { packed: wire.packed } : {}) });
+    for (const request of message as Request[]) {
+      backlog.push({ client, id: request.id, request });
       backlogBytes += requestBytes(request);
     }
   } else if (client.owner && typeof message === 'object' && message !== null && 'attach' in message) {
