@@ -15,6 +15,7 @@ import { newQueueId, queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, T0 } from '../conformance-fixtures.ts';
 import { type OpenSpool, readDatabase, spoolFactory, withDir } from './dir.testkit.ts';
+import { DATABASE_FILE } from './engine.ts';
 import type { SqliteSpool } from './index.ts';
 import { listQuery } from './read-ops.ts';
 import { migrate } from './schema.ts';
@@ -313,7 +314,7 @@ describe('sqlite spool search parts', () => {
 
   it('a version 2 spool migrates: its mail is found by search, new mail starts new parts', async () => {
     await withParts(1, async (dir, open) => {
-      const db = new DatabaseSync(join(dir, 'spool.sqlite'));
+      const db = new DatabaseSync(join(dir, DATABASE_FILE));
       migrate(db, 2);
       const oldId = newQueueId(T0);
       db.exec(`INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body)

@@ -15,6 +15,7 @@ import { queueIdFloor } from '../../runtime/ids.ts';
 import { spoolConformance } from '../conformance.ts';
 import { makeMessage, patternBytes, receivedEvent, rejectsWith, T0 } from '../conformance-fixtures.ts';
 import { readDatabase, spoolFactory, withDir } from './dir.testkit.ts';
+import { DATABASE_FILE } from './engine.ts';
 import { createSqliteSpool, type SqliteSpool } from './index.ts';
 import { migrate, SCHEMA_VERSION } from './schema.ts';
 import { claimSql } from './write-ops.ts';
@@ -232,7 +233,7 @@ describe('sqlite spool specifics', () => {
       await spool.commit(makeMessage());
       await spool.close();
       // close checkpointed the WAL into the database: nothing is left to replay.
-      const wal = join(dir, 'spool.sqlite-wal');
+      const wal = join(dir, `${DATABASE_FILE}-wal`);
       assert.ok(!existsSync(wal) || statSync(wal).size === 0, 'WAL empty after close');
       readDatabase(dir, (db) => {
         const version = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get();
@@ -327,7 +328,7 @@ describe('sqlite spool counters', () => {
 
   it('a version 1 spool (counters kept by triggers) opens with its counts and keeps them', async () => {
     await withDir(async (dir, open) => {
-      const db = new DatabaseSync(join(dir, 'spool.sqlite'));
+      const db = new DatabaseSync(join(dir, DATABASE_FILE));
       migrate(db, 1);
       // Rows written as version 1 wrote them: its triggers counted them.
       db.exec(`INSERT INTO messages (id, received_at, mail_from, envelope, origin, headers, tags, size, pending, has_body)
@@ -361,7 +362,7 @@ describe('event numbering across restarts', () => {
       const second = await commitOne();
       assert.equal(second, first + 1);
       // A stop that never reached close(): the flag the open set is still 0.
-      const db = new DatabaseSync(join(dataDir, 'spool.sqlite'));
+      const db = new DatabaseSync(join(dataDir, DATABASE_FILE));
       db.prepare("UPDATE meta SET value = '0' WHERE key = 'clean_stop'").run();
       db.close();
       const third = await commitOne();
